@@ -1,0 +1,113 @@
+"""Configuration: environment first, then `instance/hotline.cfg`, then these defaults.
+
+Every 12345 limit and weight is configuration (DOMAIN.md): the defaults below are
+Guangdong's handling limits and may be overridden per city in the instance file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# A limit is {"amount": n, "unit": u}; units: working_days (counted from the day
+# after the start, 次日起算), hours / minutes (calendar time), office_hours (the
+# configured working day only).
+DEFAULT_HANDLING_LIMITS: dict[str, dict[str, Any]] = {
+    "consult": {"amount": 2, "unit": "working_days"},
+    "help": {"amount": 10, "unit": "working_days"},
+    "suggestion": {"amount": 10, "unit": "working_days"},
+    "complaint": {"amount": 15, "unit": "working_days"},
+    "report": {"amount": 15, "unit": "working_days"},
+    "praise": {"amount": 2, "unit": "working_days"},
+}
+# Urgency overrides the type's limit where present.
+DEFAULT_URGENCY_HANDLING_LIMITS: dict[str, dict[str, Any]] = {
+    "emergency": {"amount": 2, "unit": "hours"},
+    "utilities": {"amount": 24, "unit": "hours"},
+}
+DEFAULT_SIGN_LIMITS: dict[str, dict[str, Any]] = {
+    "emergency": {"amount": 15, "unit": "minutes"},
+    "utilities": {"amount": 30, "unit": "minutes"},
+    "general": {"amount": 1, "unit": "working_days"},
+    "complex": {"amount": 1, "unit": "working_days"},
+}
+DEFAULT_SEND_BACK_LIMITS: dict[str, dict[str, Any]] = {
+    "default": {"amount": 1, "unit": "working_days"},
+    "complex": {"amount": 2, "unit": "working_days"},
+}
+
+
+class Config:
+    """Defaults; `load_config` overlays the instance file and the environment."""
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+    # None: the web process starts the embedded Redis (`make run`); a URL: use it.
+    PII_KEY: str | None = None
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_NUMBER: str | None = None
+    PUBLIC_BASE_URL: str | None = None
+
+    CITY_NAME = "江门市"
+    CITY_ADCODE = "440700"
+    CITY_AREA_CODE = "0750"
+    TIMEZONE = "Asia/Shanghai"
+    DEFAULT_REGION = "CN"
+
+    HANDLING_LIMITS = DEFAULT_HANDLING_LIMITS
+    URGENCY_HANDLING_LIMITS = DEFAULT_URGENCY_HANDLING_LIMITS
+    SIGN_LIMITS = DEFAULT_SIGN_LIMITS
+    SEND_BACK_LIMITS = DEFAULT_SEND_BACK_LIMITS
+    EXTENSION_MAX_DAYS = 10
+    EXTENSION_MAX_COUNT = 1
+    VISIT_LIMIT = {"amount": 1, "unit": "working_days"}
+    VISIT_MAX_ATTEMPTS = 3
+    MAX_DISPATCH_ROUNDS = 3
+    WARNING_YELLOW = {"amount": 1, "unit": "working_days", "fraction": 0.2}
+    SUPERVISE_AFTER_OVERDUE_DAYS = 5
+    # Day limits fall due at this local time on their last working day.
+    DAY_DEADLINE_TIME = "23:59:59"
+    # The city's working day, for office-hour limits: "HH:MM-HH:MM" periods.
+    OFFICE_HOURS = ["08:30-12:00", "14:00-17:30"]
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
+    API_PAGE_SIZE = 50
+    API_MAX_PAGE_SIZE = 500
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    # Off in tests (the Socket.IO test client cannot use a message queue).
+    SOCKETIO_MESSAGE_QUEUE = True
+    OUTBOX_RELAY_ON_COMMIT = True
+
+
+ENV_KEYS = (
+    "SECRET_KEY",
+    "REDIS_URL",
+    "PII_KEY",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_NUMBER",
+    "PUBLIC_BASE_URL",
+)
+
+
+def environment_overrides() -> dict[str, Any]:
+    """The settings the environment gives (DESIGN.md "Configuration")."""
+    found: dict[str, Any] = {key: os.environ[key] for key in ENV_KEYS if os.environ.get(key)}
+    if os.environ.get("DATABASE_URL"):
+        found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
+    return found
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual `postgres://` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,48 @@
+"""Engine set-up per backend, and the after-commit hook that relays the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from hotline.extensions import db
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine: Engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+            _begin_immediate(engine)
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """SQLite: take the write lock at BEGIN so concurrent writers queue instead of failing.
+
+    pysqlite's default deferred transactions upgrade read locks to write locks
+    mid-transaction, which SQLite refuses with "database is locked" under load.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def after_commit_hooks(session: Session) -> list[Any]:
+    return session.info.setdefault("after_commit", [])

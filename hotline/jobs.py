@@ -1,0 +1,40 @@
+"""RQ job functions: `hotline.jobs.<name>`, enqueued through the outbox (`hotline.outbox`).
+
+Jobs are plain functions that take ids and plain keyword values (never ORM objects)
+and call the services; they stay thin. A worker process (`hotline worker`) creates
+one app and pushes its context before it starts working, so a job normally runs
+inside that context; `app_context()` makes a job also runnable where there is none
+(a bare `rq worker`, a script), creating the app once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, has_app_context
+
+_process_app: Flask | None = None
+
+
+@contextmanager
+def app_context() -> Iterator[Flask]:
+    """The current app context, or one of an app created once for this process."""
+    if has_app_context():
+        yield current_app._get_current_object()  # type: ignore[attr-defined]
+        return
+    global _process_app
+    if _process_app is None:
+        from hotline import create_app
+
+        _process_app = create_app()
+    with _process_app.app_context():
+        yield _process_app
+
+
+def relay_outbox(limit: int = 500) -> int:
+    """Hand pending outbox rows to Redis (the catch-up relay); returns how many."""
+    from hotline.outbox import relay_pending
+
+    with app_context():
+        return relay_pending(limit=limit)

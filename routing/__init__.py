@@ -1,0 +1,1 @@
+"""Responsibility routing: the catalogue (权责清单), territories and dispatch rules."""

@@ -1,0 +1,42 @@
+"""Web layer: blueprints, templates and static files. Nothing imports `web`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response
+
+
+def register(app: Flask) -> None:
+    from web.api import bp as api_bp
+    from web.auth import bp as auth_bp
+    from web.main import bp as main_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.after_request(security_headers)
+    app.add_template_filter(localtime)
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show a stored UTC time in the city's time zone."""
+    if value is None:
+        return ""
+    from flask import current_app
+
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'",
+    )
+    return response

@@ -1,0 +1,75 @@
+"""JSON API under /api/v1: bearer token or session; errors as {"error": {code, message}}."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from pydantic import BaseModel, ValidationError
+
+from hotline.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from hotline.extensions import csrf
+from hotline.models import User
+
+M = TypeVar("M", bound=BaseModel)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@bp.before_request
+def authenticate() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    if not current_user.is_authenticated:
+        raise NotAuthenticated(
+            "sign in or send `Authorization: Bearer <token>`", "请登录或提供 API 令牌"
+        )
+    bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not bearer:
+        # Browser sessions need the CSRF token; bearer tokens cannot be sent cross-site.
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except (CSRFError, Exception) as exc:
+            raise PermissionDenied("missing or invalid CSRF token", "CSRF 令牌无效") from exc
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def actor() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def parse(model: type[M], data: Any | None = None) -> M:
+    """Validate a JSON body; every problem is listed in the 422."""
+    if data is None:
+        data = request.get_json(silent=True)
+        if data is None:
+            if request.data.strip():
+                raise InvalidInput("body is not valid JSON", "请求体不是有效的 JSON")
+            data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput("body must be a JSON object", "请求体必须是 JSON 对象")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or None, "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        raise InvalidInput(
+            "invalid request: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+            "请求参数有误：" + "；".join(str(p["field"]) for p in problems),
+            problems=problems,
+        ) from exc
+
+
+from web.api import meta, tickets  # noqa: E402,F401  (routes register on bp)

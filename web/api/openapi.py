@@ -1,0 +1,241 @@
+"""The OpenAPI 3.1 document, generated from the same models that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from hotline.models.enums import Channel, TicketStatus, TicketType, Urgency
+from hotline.tickets.lifecycle import TRANSITIONS
+from web.api.schemas import ACTION_BODIES, TicketCreate
+
+REF = "#/components/schemas/{model}"
+
+
+def _schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF)
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string", "description": "English"},
+                "message_zh": {"type": "string", "description": "简体中文"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+    }
+
+
+def _json(ref: str, description: str = "OK") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model=ref)}}},
+    }
+
+
+TICKET = {
+    "type": "object",
+    "required": [
+        "reference",
+        "status",
+        "channel",
+        "type",
+        "urgency",
+        "title",
+        "content",
+        "category",
+        "department",
+        "territory",
+        "address",
+        "received_at",
+        "sign_due_at",
+        "due_at",
+        "closed_at",
+    ],
+    "properties": {
+        "reference": {"type": "string"},
+        "status": {"enum": [s.value for s in TicketStatus]},
+        "channel": {"enum": [c.value for c in Channel]},
+        "type": {"enum": [t.value for t in TicketType]},
+        "urgency": {"enum": [u.value for u in Urgency]},
+        "title": {"type": "string"},
+        "content": {"type": "string"},
+        "category": {"type": ["string", "null"]},
+        "department": {"type": ["string", "null"]},
+        "territory": {"type": ["string", "null"]},
+        "address": {"type": ["string", "null"]},
+        "received_at": {"type": "string", "format": "date-time"},
+        "sign_due_at": {"type": ["string", "null"], "format": "date-time"},
+        "due_at": {"type": ["string", "null"], "format": "date-time"},
+        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+        "caller": {"type": "object"},
+        "events": {"type": "array", "items": {"type": "object"}},
+        "messages": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+
+
+def build_document() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [TicketCreate, *dict.fromkeys(ACTION_BODIES.values())]
+    components = _schemas(models)
+    components["Error"] = ERROR
+    components["Ticket"] = TICKET
+    components["TicketList"] = {
+        "type": "object",
+        "required": ["items", "total"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": REF.format(model="Ticket")}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        },
+    }
+    errors = {
+        "401": _error("not signed in"),
+        "403": _error("role or unit may not do this"),
+        "404": _error("no such ticket, unit or action"),
+        "409": _error("illegal lifecycle transition"),
+        "422": _error("invalid input or a 12345 rule refused it"),
+    }
+    paths: dict[str, Any] = {
+        "/tickets": {
+            "post": {
+                "summary": "Accept a request (受理)",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="TicketCreate")}}
+                    },
+                },
+                "responses": {
+                    "201": _json("Ticket", "created"),
+                    "200": _json("Ticket", "already created with this Idempotency-Key"),
+                    **errors,
+                },
+            },
+            "get": {
+                "summary": "List tickets the caller may see",
+                "parameters": [
+                    {"name": name, "in": "query", "schema": {"type": "string"}}
+                    for name in ("status", "department", "phone", "channel")
+                ]
+                + [
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                ],
+                "responses": {"200": _json("TicketList"), **errors},
+            },
+        },
+        "/tickets/{reference}": {
+            "get": {
+                "summary": "One ticket with its events and messages",
+                "parameters": [_reference()],
+                "responses": {"200": _json("Ticket"), **errors},
+            }
+        },
+        "/deadlines/preview": {
+            "get": {
+                "summary": "Sign and handling deadlines for a type and urgency",
+                "parameters": [
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"enum": [t.value for t in TicketType]},
+                    },
+                    {
+                        "name": "urgency",
+                        "in": "query",
+                        "schema": {"enum": [u.value for u in Urgency]},
+                    },
+                    {
+                        "name": "received_at",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "deadlines",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["sign_due_at", "due_at"],
+                                    "properties": {
+                                        "sign_due_at": {"type": "string", "format": "date-time"},
+                                        "due_at": {"type": "string", "format": "date-time"},
+                                        "provisional": {"type": "boolean"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **errors,
+                },
+            }
+        },
+    }
+    for action, body in ACTION_BODIES.items():
+        transition = TRANSITIONS[action]
+        paths[f"/tickets/{{reference}}/{action}"] = {
+            "post": {
+                "summary": f"{transition.label_zh} ({action})",
+                "description": "Allowed from: "
+                + ", ".join(sorted(transition.sources))
+                + ". Roles: "
+                + ", ".join(sorted(transition.roles)),
+                "parameters": [_reference()],
+                "requestBody": {
+                    "required": action != "sign",
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}
+                    },
+                },
+                "responses": {"200": _json("Ticket"), **errors},
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "12345 Hotline API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def _reference() -> dict[str, Any]:
+    return {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}

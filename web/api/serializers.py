@@ -1,0 +1,152 @@
+"""Tickets as JSON, shown in Asia/Shanghai time and with the viewer's identity rights."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from hotline import privacy
+from hotline.extensions import db
+from hotline.models import Event, Message, Ticket, User
+from hotline.tickets.access import identity_mode
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).isoformat()
+
+
+def caller(ticket: Ticket, viewer: User) -> dict[str, Any]:
+    mode = identity_mode(viewer, ticket)
+    name = ticket.contact.name if ticket.contact else None
+    phone = ticket.contact.phone if ticket.contact else None
+    if mode == "masked":
+        name, phone = privacy.mask_name(name), privacy.mask_phone(phone)
+    elif mode == "hidden":
+        name, phone = None, None
+    return {
+        "name": name,
+        "phone": phone,
+        "caller_type": ticket.contact.caller_type if ticket.contact else None,
+        "confidential": ticket.confidential,
+        "anonymous": ticket.anonymous,
+        "wants_reply": ticket.wants_reply,
+        "identity": mode,
+    }
+
+
+def ticket_summary(ticket: Ticket, viewer: User) -> dict[str, Any]:
+    return {
+        "reference": ticket.reference,
+        "status": ticket.status,
+        "channel": ticket.channel,
+        "type": ticket.type,
+        "urgency": ticket.urgency,
+        "title": ticket.title,
+        "content": ticket.content,
+        "category": ticket.category.code if ticket.category else None,
+        "category_name": ticket.category.name if ticket.category else None,
+        "department": ticket.department.code if ticket.department else None,
+        "department_name": ticket.department.short_name if ticket.department else None,
+        "territory": ticket.territory.code if ticket.territory else None,
+        "address": ticket.address,
+        "lat": ticket.lat,
+        "lng": ticket.lng,
+        "tags": ticket.tags or [],
+        "received_at": iso(ticket.received_at),
+        "dispatched_at": iso(ticket.dispatched_at),
+        "sign_due_at": iso(ticket.sign_due_at),
+        "signed_at": iso(ticket.signed_at),
+        "due_at": iso(ticket.due_at),
+        "deadline_provisional": ticket.deadline_provisional,
+        "first_contact_at": iso(ticket.first_contact_at),
+        "replied_at": iso(ticket.replied_at),
+        "visit_due_at": iso(ticket.visit_due_at),
+        "closed_at": iso(ticket.closed_at),
+        "disposition": ticket.disposition,
+        "dispatch_round": ticket.dispatch_round,
+        "designated": ticket.designated,
+        "extension_count": ticket.extension_count,
+        "redo_count": ticket.redo_count,
+        "urge_count": ticket.urge_count,
+        "supervise_count": ticket.supervise_count,
+        "merged_into": ticket.merged_into.reference if ticket.merged_into else None,
+        "caller": caller(ticket, viewer),
+    }
+
+
+def ticket_detail(ticket: Ticket, viewer: User) -> dict[str, Any]:
+    body = ticket_summary(ticket, viewer)
+    mode = identity_mode(viewer, ticket)
+    body.update(
+        {
+            "line_dialled": ticket.line_dialled,
+            "occurred_at_text": ticket.occurred_at_text,
+            "cause": ticket.cause,
+            "course": ticket.course,
+            "reply_result": ticket.reply_result,
+            "reply_text": ticket.reply_text,
+            "reject_reason": ticket.reject_reason,
+            "emergency_line": ticket.emergency_line,
+            "visit_attempts": ticket.visit_attempts,
+            "catalogue_version": ticket.catalogue_version.number
+            if ticket.catalogue_version
+            else None,
+            "articles": [a.article_key for a in ticket.articles],
+            "assignments": [
+                {
+                    "department": a.department.code,
+                    "department_name": a.department.short_name,
+                    "role": a.role,
+                    "round": a.round,
+                    "state": a.state,
+                    "dispatched_at": iso(a.dispatched_at),
+                    "sign_due_at": iso(a.sign_due_at),
+                    "signed_at": iso(a.signed_at),
+                }
+                for a in ticket.assignments
+            ],
+            "events": [
+                {
+                    "id": e.id,
+                    "action": e.action,
+                    "from": e.from_status,
+                    "to": e.to_status,
+                    "at": iso(e.at),
+                    "actor": e.actor_name,
+                    "actor_role": e.actor_role,
+                    "department": e.department.code if e.department else None,
+                    "note": e.note,
+                    "data": e.data,
+                }
+                for e in db.session.scalars(
+                    select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)
+                )
+            ],
+            "messages": [
+                {
+                    "direction": m.direction,
+                    "channel": m.channel,
+                    "body": m.body,
+                    "status": m.status,
+                    "at": iso(m.at),
+                    "peer": _peer(m.peer, mode),
+                }
+                for m in db.session.scalars(
+                    select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+                )
+            ],
+        }
+    )
+    return body
+
+
+def _peer(peer: str | None, mode: str) -> str | None:
+    if mode == "hidden":
+        return None
+    return privacy.mask_phone(peer) if mode == "masked" else peer

@@ -1,0 +1,92 @@
+"""Health checks, the home page, and read-only ticket pages for every signed-in role."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select, text
+
+from hotline.errors import HotlineError
+from hotline.extensions import db
+from hotline.models import Role, Ticket
+from hotline.models.enums import TicketStatus
+from hotline.tickets.access import require_view, visible_clause
+from hotline.tickets.lifecycle import STATUS_ZH
+from web.api.serializers import ticket_detail
+
+bp = Blueprint("main", __name__)
+PAGE_SIZE = 50
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():  # type: ignore[no-untyped-def]
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, don't crash: this is the readiness probe
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        from hotline.queue import redis_connection
+
+        redis_connection().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+
+
+@bp.get("/")
+@login_required
+def home():  # type: ignore[no-untyped-def]
+    return redirect(url_for("main.tickets"))
+
+
+@bp.get("/tickets")
+@login_required
+def tickets():  # type: ignore[no-untyped-def]
+    if current_user.role == Role.EDITOR:
+        abort(403)
+    status = request.args.get("status", "")
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = select(Ticket).where(visible_clause(current_user))
+    if status in {s.value for s in TicketStatus}:
+        query = query.where(Ticket.status == status)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Ticket.received_at.desc(), Ticket.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template(
+        "main/tickets.html",
+        tickets=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        status=status,
+        statuses=list(TicketStatus),
+        status_names=STATUS_ZH,
+        timezone=current_app.config["TIMEZONE"],
+    )
+
+
+@bp.get("/tickets/<reference>")
+@login_required
+def ticket(reference: str):  # type: ignore[no-untyped-def]
+    row = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
+    if row is None:
+        abort(404)
+    try:
+        require_view(current_user, row)
+    except HotlineError:
+        abort(403)
+    return render_template(
+        "main/ticket.html", t=ticket_detail(row, current_user), status_names=STATUS_ZH
+    )
