@@ -7,6 +7,7 @@ Guangdong's handling limits and may be overridden per city in the instance file.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 # A limit is {"amount": n, "unit": u}; units: working_days (counted from the day
@@ -74,6 +75,9 @@ class Config:
     OFFICE_HOURS = ["08:30-12:00", "14:00-17:30"]
 
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_TRANSLATION_DIRECTORIES = str(
+        Path(__file__).resolve().parent.parent / "web" / "translations"
+    )
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
     API_PAGE_SIZE = 50

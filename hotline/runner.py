@@ -197,6 +197,10 @@ class OutboxRelayThread(threading.Thread):
 
     It also watches the parent when started by `hotline serve`: if serve is gone,
     the worker is asked to stop (SIGTERM to itself: RQ's warm shutdown).
+
+    RQ forks a work horse per job. A fork while this thread holds a lock (an import
+    lock, a pool or libpq lock) would leave the horse waiting forever on it, so a
+    fork waits for the current relay round to finish (`install_fork_guard`).
     """
 
     def __init__(self, app: Flask, interval: float, relay: Callable[[], int]) -> None:
@@ -206,6 +210,7 @@ class OutboxRelayThread(threading.Thread):
         self.relay = relay
         self.stopping = threading.Event()
         self.last_problem: str | None = None
+        self.busy = threading.Lock()  # held during a relay round
         serve_pid = os.environ.get(SERVE_PID_ENV)
         self.serve_pid = int(serve_pid) if serve_pid and serve_pid.isdigit() else None
 
@@ -223,9 +228,16 @@ class OutboxRelayThread(threading.Thread):
             self.stopping.wait(1.0)
             elapsed += 1.0
 
+    def install_fork_guard(self) -> None:
+        os.register_at_fork(
+            before=self.busy.acquire,
+            after_in_parent=self.busy.release,
+            after_in_child=self.busy.release,
+        )
+
     def relay_once(self) -> None:
         try:
-            with self.app.app_context():
+            with self.busy, self.app.app_context():
                 relayed = self.relay()
         except Exception as exc:  # a locked database or Redis hiccup: try again next round
             problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -300,6 +312,7 @@ def worker_command(
     _fresh_connections_after_fork(app)
 
     relay = OutboxRelayThread(app, relay_interval, lambda: relay_pending())
+    relay.install_fork_guard()
     relay.start()
     relaying = f"outbox relay every {relay_interval:g}s" if relay_interval else "outbox relay off"
     click.echo(

@@ -59,6 +59,7 @@ def _schema(_tmp_dir: Path) -> Iterator[None]:
     with app.app_context():
         downgrade(revision="base")
         upgrade()
+        db.engine.dispose()
     yield
 
 
@@ -94,6 +95,8 @@ def app(_schema: None, _tmp_dir: Path) -> Iterator[Flask]:
         db.session.remove()
         _empty_all_tables()
         invalidate_calendar_cache()
+        db.session.remove()
+        db.engine.dispose()  # each test's app has its own pool: close it
 
 
 @pytest.fixture

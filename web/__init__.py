@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response
+from flask_babel import get_locale
 
 
 def register(app: Flask) -> None:
@@ -18,6 +19,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.after_request(security_headers)
     app.add_template_filter(localtime)
+    app.jinja_env.globals["get_locale"] = get_locale
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

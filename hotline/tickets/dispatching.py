@@ -217,8 +217,10 @@ def review_return(
         if lead is not None:
             lead.signed_at = None
             lead.signed_by_id = None
-            lead.sign_due_at = deadline_for(now, sign_limit(config(), ticket.urgency)).at
-            ticket.sign_due_at = lead.sign_due_at
+            sign_due = deadline_for(now, sign_limit(config(), ticket.urgency))
+            lead.sign_due_at = sign_due.at
+            ticket.sign_due_at = sign_due.at
+            ticket.deadline_provisional = ticket.deadline_provisional or sign_due.provisional
         ticket.signed_at = None
         record(
             ticket,

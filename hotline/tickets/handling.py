@@ -139,6 +139,7 @@ def review_reply(reference: str, actor: User, *, approve: bool, note: str | None
     if approve:
         due = deadline_for(utcnow(), config()["VISIT_LIMIT"])
         ticket.visit_due_at = due.at
+        ticket.deadline_provisional = ticket.deadline_provisional or due.provisional
         ticket.visit_attempts = 0
         record(
             ticket,

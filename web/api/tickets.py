@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import current_app, request, url_for
 from sqlalchemy import func, select
 
@@ -37,7 +39,9 @@ def create_ticket():  # type: ignore[no-untyped-def]
         )
     body = parse(TicketCreate)
     key = request.headers.get("Idempotency-Key", "").strip()
-    new = NewTicket(**body.model_dump(), external_id=f"api:{key}"[:64] if key else None)
+    # Hashed so any key length fits the column and distinct keys never collide.
+    external_id = "api:" + hashlib.sha256(key.encode()).hexdigest()[:56] if key else None
+    new = NewTicket(**body.model_dump(), external_id=external_id)
     ticket, created = open_ticket(new, user)
     response = ticket_detail(ticket, user)
     location = url_for("api.get_ticket", reference=ticket.reference)
@@ -99,6 +103,8 @@ def list_tickets():  # type: ignore[no-untyped-def]
         query = query.join(Contact, Ticket.contact_id == Contact.id).where(
             Contact.phone_hash == digest
         )
+        if user.role == Role.HANDLER:  # a unit must not confirm who filed a confidential one
+            query = query.where(Ticket.confidential.is_(False))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
         query.order_by(Ticket.received_at.desc(), Ticket.id.desc())
