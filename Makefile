@@ -62,6 +62,7 @@ $(INSTANCE_DIR)/hotline.cfg:
 		os.close(fd)' $@
 	@echo "wrote $@ with new random SECRET_KEY and PII_KEY"
 
+run: export HOTLINE_INSTANCE_PATH := $(abspath $(INSTANCE_DIR))
 run: $(STAMP) $(INSTANCE_DIR)/hotline.cfg
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline demo

@@ -56,6 +56,9 @@ def start_redis(data_dir: Path) -> str:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: Ctrl-C stops `serve` first, which stops its worker, and
+            # only then (atexit) this Redis, so the worker never loses it mid-shutdown.
+            start_new_session=True,
         )
         atexit.register(process.terminate)
         log.info("embedded redis-server on port %s (data in %s)", port, data_dir)

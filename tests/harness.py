@@ -12,6 +12,8 @@ PostgreSQL, with a real Redis available to both runs:
 Environment knobs:
 - `HOTLINE_TEST_BACKENDS=sqlite|postgresql` (comma-separated) runs only those.
 - `HOTLINE_TEST_STRICT=1` turns every skipped service into a failure (CI sets it).
+- `HOTLINE_TEST_FLUSH_REDIS=1`: the given REDIS_URL is a throwaway too, so it is
+  emptied between the runs like the harness's own (CI sets it).
 
 pytest's exit code 5 ("no tests collected") counts as a failure: a suite that
 runs nothing is broken. The last line printed is `harness: N passed, M failed`.
@@ -24,6 +26,7 @@ import contextlib
 import glob
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 BACKENDS = ("sqlite", "postgresql")
@@ -236,7 +240,7 @@ def provide_postgres(services: Services) -> str | None:
     """Return a SQLAlchemy URL (psycopg 3 driver) of an empty-able test database."""
     given = os.environ.get("TEST_POSTGRES_URL")
     if given:
-        url = sqlalchemy_url(given)
+        url = with_database(sqlalchemy_url(given))
         say(f"harness: PostgreSQL from TEST_POSTGRES_URL ({redact(url)})")
         problem = ensure_database(url)
         if problem:
@@ -358,26 +362,36 @@ def ensure_database(url: str, timeout: float = 30) -> str | None:
         from psycopg import sql
     except ImportError as exc:
         return f"psycopg is not installed ({exc})"
-    name = urlsplit(url).path.lstrip("/") or TEST_DATABASE
+    name = urlsplit(url).path.lstrip("/")
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
         try:
+            with psycopg.connect(libpq_url(url), connect_timeout=3):
+                return None
+        except psycopg.OperationalError as exc:
+            last_error = str(exc).strip()
+            if "does not exist" not in last_error:
+                time.sleep(0.2)  # not up yet
+                continue
+        try:  # the server is up but the database is missing: create it
             with psycopg.connect(
                 libpq_url(url, "postgres"), autocommit=True, connect_timeout=3
             ) as conn:
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-                ).fetchone()
-                if not exists:
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            return None
-        except psycopg.OperationalError as exc:
-            last_error = str(exc).strip()
-            time.sleep(0.2)
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            pass
         except psycopg.Error as exc:
-            return f"cannot prepare database {name}: {exc}"
+            return f"cannot create database {name}: {exc}"
     return f"server not reachable: {last_error}"
+
+
+def with_database(url: str) -> str:
+    """The URL with the test database's name when it names none."""
+    parts = urlsplit(url)
+    if parts.path.strip("/"):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, f"/{TEST_DATABASE}", parts.query, ""))
 
 
 # ---------------------------------------------------------------------------- pytest
@@ -452,14 +466,32 @@ def run_pytest(backend: str, args: list[str], env: dict[str, str]) -> RunResult:
             if len(tail) > 262144:
                 del tail[:-131072]
         exit_code = process.wait()
-    except BaseException:
-        # Ctrl-C reaches pytest too (same process group): let it finish its report.
+    except BaseException as exc:
+        # Ctrl-C reaches pytest too (same process group); for SIGTERM/SIGHUP pass on a
+        # SIGINT. Either way pytest stops and prints its report: show it, then go on.
+        if not (isinstance(exc, KeyboardInterrupt) and not exc.args):
+            with contextlib.suppress(OSError):
+                process.send_signal(signal.SIGINT)
         with contextlib.suppress(BaseException):
-            process.wait(timeout=15)
+            drain(fd, out, seconds=15)
         stop_process(process)
         raise
     counts, line = parse_summary(tail.decode("utf-8", errors="replace"))
     return RunResult(backend, exit_code, counts, line, time.monotonic() - started)
+
+
+def drain(fd: int, out: BinaryIO, seconds: float) -> None:
+    """Copy what is left of a child's output until it closes it or time runs out."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        out.write(chunk)
+        out.flush()
 
 
 def selected_backends() -> list[str]:
@@ -480,6 +512,10 @@ def selected_backends() -> list[str]:
     return chosen
 
 
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _raise_keyboard_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -489,7 +525,8 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_keyboard_interrupt)
     backends = selected_backends()
-    strict = os.environ.get("HOTLINE_TEST_STRICT", "").lower() in {"1", "true", "yes"}
+    strict = env_flag("HOTLINE_TEST_STRICT")
+    flush_given = env_flag("HOTLINE_TEST_FLUSH_REDIS")  # REDIS_URL is a throwaway too
     services = Services()
     results: list[RunResult] = []
     interrupted = False
@@ -506,7 +543,7 @@ def main(argv: list[str]) -> int:
                 if not postgres_url:
                     continue
                 env["TEST_DATABASE_URL"] = postgres_url
-            if results and redis_url and not os.environ.get("REDIS_URL"):
+            if results and redis_url and (not os.environ.get("REDIS_URL") or flush_given):
                 flush_redis(redis_url)
             results.append(run_pytest(backend, argv, env))
     except KeyboardInterrupt:
