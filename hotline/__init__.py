@@ -51,7 +51,9 @@ def load_configuration(app: Flask, test_config: dict[str, Any] | None) -> None:
         )
     if not app.config.get("PII_KEY"):
         raise RuntimeError("PII_KEY is not set: personal data is encrypted with it")
-    privacy.configure(app.config["PII_KEY"])
+    privacy.configure(
+        app.config["PII_KEY"], app.config.get("PII_LOOKUP_KEY"), app.config.get("AUDIT_KEY")
+    )
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
 

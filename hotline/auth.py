@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,8 +27,17 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
-    if not user.password_hash:
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Verify; an unknown user costs the same time, so timing does not reveal user names."""
+    if user is None or not user.password_hash:
+        params = str(current_app.config.get("ARGON2_PARAMETERS"))
+        if params not in _DUMMY_HASH:
+            _DUMMY_HASH[params] = _hasher().hash(secrets.token_urlsafe(16))
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            _hasher().verify(_DUMMY_HASH[params], password)
         return False
     try:
         return _hasher().verify(user.password_hash, password)
@@ -43,22 +54,34 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.active else None
 
 
-def load_user_from_request(request: Request) -> User | None:
-    """`Authorization: Bearer <token>` for the API; sessions are handled by Flask-Login."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if one was sent."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def user_for_token(token: str) -> User | None:
     row = db.session.scalar(
         select(ApiToken).where(
-            ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None)
+            ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
         )
     )
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
+        row.last_used_at = now  # coarse, so reads do not all turn into writes
+        db.session.commit()
     return row.user
+
+
+def load_user_from_request(request: Request) -> User | None:
+    """Flask-Login's fallback when there is no session: a bearer token."""
+    token = bearer_token(request)
+    return user_for_token(token) if token else None
 
 
 def add_user(
@@ -76,7 +99,11 @@ def add_user(
         raise InvalidInput(f"user {username!r} exists", f"用户 {username!r} 已存在", field="name")
     department = None
     if department_code:
-        department = db.session.scalar(select(Department).where(Department.code == department_code))
+        department = db.session.scalar(
+            select(Department).where(
+                Department.code == department_code, Department.active.is_(True)
+            )
+        )
         if department is None:
             raise NotFound(f"no department {department_code!r}", f"没有单位 {department_code!r}")
     if role == Role.HANDLER and department is None:

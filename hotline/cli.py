@@ -36,6 +36,7 @@ users_cli = click.Group("users", help="Manage users and API tokens.")
 @click.option("--role", required=True, help="agent|dispatcher|handler|supervisor|admin|editor")
 @click.option("--department", "department_code", help="unit code (required for handlers)")
 @click.option("--password", help="password for the web pages (omit for API-only users)")
+@click.option("--ask-password", is_flag=True, help="prompt for the password (kept out of history)")
 @click.option("--display-name", help="name shown in the UI")
 @with_appcontext
 def users_add(
@@ -43,9 +44,13 @@ def users_add(
     role: str,
     department_code: str | None,
     password: str | None,
+    ask_password: bool,
     display_name: str | None,
 ) -> None:
     from hotline.auth import add_user
+
+    if ask_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     try:
         user = add_user(

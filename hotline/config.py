@@ -47,6 +47,8 @@ class Config:
     REDIS_URL: str | None = None
     # None: the web process starts the embedded Redis (`make run`); a URL: use it.
     PII_KEY: str | None = None
+    PII_LOOKUP_KEY: str | None = None
+    AUDIT_KEY: str | None = None
     TWILIO_ACCOUNT_SID: str | None = None
     TWILIO_AUTH_TOKEN: str | None = None
     TWILIO_NUMBER: str | None = None
@@ -94,6 +96,8 @@ ENV_KEYS = (
     "SECRET_KEY",
     "REDIS_URL",
     "PII_KEY",
+    "PII_LOOKUP_KEY",
+    "AUDIT_KEY",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_NUMBER",

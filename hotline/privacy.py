@@ -17,6 +17,7 @@ class _Keys:
 
     cipher: MultiFernet | None = None
     hash_key: bytes | None = None
+    audit_key: bytes | None = None
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -25,16 +26,27 @@ def _derive(secret: str, purpose: bytes) -> bytes:
     )
 
 
-def configure(pii_keys: str) -> None:
-    """Install the keys. `pii_keys` is comma-separated: newest first, older ones still decrypt."""
+def configure(pii_keys: str, lookup_key: str | None = None, audit_key: str | None = None) -> None:
+    """Install the keys. `pii_keys` is comma-separated: newest first, older ones still decrypt.
+
+    Lookup hashes must survive key rotation, so they have their own key
+    (`PII_LOOKUP_KEY`); without one it is derived from the oldest PII key, which must
+    then be kept in the list. The audit chain's HMAC key likewise (`AUDIT_KEY`).
+    """
     secrets = [part.strip() for part in pii_keys.split(",") if part.strip()]
     if not secrets:
         raise ValueError("PII_KEY is empty")
     _Keys.cipher = MultiFernet(
         [Fernet(base64.urlsafe_b64encode(_derive(s, b"hotline-pii-encryption"))) for s in secrets]
     )
-    # Lookups must stay stable across key rotation: the hash key comes from the oldest.
-    _Keys.hash_key = _derive(secrets[-1], b"hotline-pii-lookup")
+    _Keys.hash_key = _derive(lookup_key or secrets[-1], b"hotline-pii-lookup")
+    _Keys.audit_key = _derive(audit_key or secrets[-1], b"hotline-audit-chain")
+
+
+def audit_key() -> bytes:
+    if _Keys.audit_key is None:
+        raise RuntimeError("personal-data keys are not configured (PII_KEY)")
+    return _Keys.audit_key
 
 
 def _cipher() -> MultiFernet:
@@ -81,7 +93,8 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 ID_CARD = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# 13812345678, +8613812345678, +86-138-1234-5678, 138 1234 5678 …
+MOBILE = re.compile(r"(?<!\d)((?:\+?86[\s-]?)?1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
 
 
 def scrub_text(text: str | None) -> str | None:

@@ -80,6 +80,7 @@ class Client(FlaskClient):
 
     def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def,override]
         g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
         return super().open(*args, **kwargs)
 
 

@@ -66,6 +66,8 @@ class Ticket(Base):
 
     # caller
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    # The name given on this request: several people may call from one phone.
+    caller_name: Mapped[str | None] = mapped_column(EncryptedText)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     wants_reply: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -124,6 +124,7 @@ def open_ticket(new: NewTicket, actor: User | None) -> tuple[Ticket, bool]:
         line_dialled=new.line_dialled,
         external_id=new.external_id,
         contact=_contact_for(new),
+        caller_name=None if new.anonymous else new.name,
         confidential=new.confidential,
         anonymous=new.anonymous,
         wants_reply=new.wants_reply and not new.anonymous,

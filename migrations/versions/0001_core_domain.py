@@ -220,6 +220,7 @@ def upgrade():
     sa.Column('external_id', sa.String(length=64), nullable=True),
     sa.Column('recording_url', sa.String(length=500), nullable=True),
     sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('caller_name', sa.Text(), nullable=True),
     sa.Column('confidential', sa.Boolean(), nullable=False),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
     sa.Column('wants_reply', sa.Boolean(), nullable=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ def iso(value: datetime | None) -> str | None:
 
 def caller(ticket: Ticket, viewer: User) -> dict[str, Any]:
     mode = identity_mode(viewer, ticket)
-    name = ticket.contact.name if ticket.contact else None
+    name = ticket.caller_name
     phone = ticket.contact.phone if ticket.contact else None
     if mode == "masked":
         name, phone = privacy.mask_name(name), privacy.mask_phone(phone)
@@ -40,15 +41,22 @@ def caller(ticket: Ticket, viewer: User) -> dict[str, Any]:
     }
 
 
+def _text_for(mode: str) -> Callable[[str | None], str | None]:
+    """Free text as the viewer may read it: scrubbed of ID and phone numbers when the
+    caller's identity is hidden from them (a confidential caller, seen by a unit)."""
+    return privacy.scrub_text if mode == "hidden" else (lambda text: text)
+
+
 def ticket_summary(ticket: Ticket, viewer: User) -> dict[str, Any]:
+    text = _text_for(identity_mode(viewer, ticket))
     return {
         "reference": ticket.reference,
         "status": ticket.status,
         "channel": ticket.channel,
         "type": ticket.type,
         "urgency": ticket.urgency,
-        "title": ticket.title,
-        "content": ticket.content,
+        "title": text(ticket.title),
+        "content": text(ticket.content),
         "category": ticket.category.code if ticket.category else None,
         "category_name": ticket.category.name if ticket.category else None,
         "department": ticket.department.code if ticket.department else None,
@@ -83,14 +91,15 @@ def ticket_summary(ticket: Ticket, viewer: User) -> dict[str, Any]:
 def ticket_detail(ticket: Ticket, viewer: User) -> dict[str, Any]:
     body = ticket_summary(ticket, viewer)
     mode = identity_mode(viewer, ticket)
+    text = _text_for(mode)
     body.update(
         {
             "line_dialled": ticket.line_dialled,
             "occurred_at_text": ticket.occurred_at_text,
-            "cause": ticket.cause,
-            "course": ticket.course,
+            "cause": text(ticket.cause),
+            "course": text(ticket.course),
             "reply_result": ticket.reply_result,
-            "reply_text": ticket.reply_text,
+            "reply_text": text(ticket.reply_text),
             "reject_reason": ticket.reject_reason,
             "emergency_line": ticket.emergency_line,
             "visit_attempts": ticket.visit_attempts,
@@ -121,7 +130,7 @@ def ticket_detail(ticket: Ticket, viewer: User) -> dict[str, Any]:
                     "actor": e.actor_name,
                     "actor_role": e.actor_role,
                     "department": e.department.code if e.department else None,
-                    "note": e.note,
+                    "note": text(e.note),
                     "data": e.data,
                 }
                 for e in db.session.scalars(
@@ -132,7 +141,7 @@ def ticket_detail(ticket: Ticket, viewer: User) -> dict[str, Any]:
                 {
                     "direction": m.direction,
                     "channel": m.channel,
-                    "body": m.body,
+                    "body": text(m.body),
                     "status": m.status,
                     "at": iso(m.at),
                     "peer": _peer(m.peer, mode),

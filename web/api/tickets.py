@@ -13,7 +13,7 @@ from hotline.extensions import db
 from hotline.models import Department, Role, Ticket
 from hotline.models.enums import Channel, TicketStatus
 from hotline.tickets import lifecycle
-from hotline.tickets.access import require_view, visible_clause
+from hotline.tickets.access import FULL_IDENTITY, require_view, visible_clause
 from hotline.tickets.service import NewTicket, normalise_phone, open_ticket, perform
 from web.api import actor, bp, parse
 from web.api.schemas import ACTION_BODIES, TicketCreate
@@ -103,7 +103,7 @@ def list_tickets():  # type: ignore[no-untyped-def]
         query = query.join(Contact, Ticket.contact_id == Contact.id).where(
             Contact.phone_hash == digest
         )
-        if user.role == Role.HANDLER:  # a unit must not confirm who filed a confidential one
+        if user.role not in FULL_IDENTITY:  # nobody else may confirm a confidential caller
             query = query.where(Ticket.confidential.is_(False))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(

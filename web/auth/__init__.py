@@ -46,7 +46,7 @@ def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data))
-        if user is not None and user.active and check_password(user, form.password.data or ""):
+        if check_password(user, form.password.data or "") and user is not None and user.active:
             login_user(user)
             record_event("user.login", actor=user, data={"ip": request.remote_addr})
             db.session.commit()
