@@ -76,6 +76,21 @@ class Config:
     # The city's working day, for office-hour limits: "HH:MM-HH:MM" periods.
     OFFICE_HOURS = ["08:30-12:00", "14:00-17:30"]
 
+    # Voice and SMS (Twilio). Without credentials outbound SMS is held in the outbox.
+    TWILIO_LANGUAGE = "zh-CN"
+    TWILIO_VOICE = "Polly.Zhiyu"
+    TWILIO_HTTP_CLIENT = None  # a twilio.http.HttpClient to use instead of the network
+    VOICE_QUEUE = "hotline"
+    # Transfer emergency callers instead of telling them to dial: {"110": "+86110", …}
+    EMERGENCY_TRANSFER: dict[str, str] = {}
+    AVERAGE_HANDLE_SECONDS = 180
+    SMS_THREAD_DAYS = 7
+    # Online hall uploads: stored under instance/uploads, never in the static folder.
+    UPLOAD_MAX_FILES = 5
+    UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+    UPLOAD_TYPES = ["image/jpeg", "image/png", "application/pdf"]
+    MAX_CONTENT_LENGTH = 60 * 1024 * 1024
+
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_TRANSLATION_DIRECTORIES = str(
         Path(__file__).resolve().parent.parent / "web" / "translations"

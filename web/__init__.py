@@ -10,13 +10,16 @@ from flask_babel import get_locale
 
 
 def register(app: Flask) -> None:
+    import web.chat  # noqa: F401  (Socket.IO handlers)
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.main import bp as main_bp
+    from web.portal import bp as portal_bp
+    from web.twilio import bp as twilio_bp
+    from web.window import bp as window_bp
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(main_bp)
+    for blueprint in (api_bp, auth_bp, main_bp, portal_bp, twilio_bp, window_bp):
+        app.register_blueprint(blueprint)
     app.after_request(security_headers)
     app.add_template_filter(localtime)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -10,6 +10,13 @@ from hotline.models.enums import (
     TicketType,
     Urgency,
 )
+from hotline.models.intake import (
+    Attachment,
+    CallbackRequest,
+    CallRecord,
+    ChatSession,
+    InboundRequest,
+)
 from hotline.models.ops import (
     AuditChainHead,
     CalendarDay,
@@ -42,6 +49,11 @@ from hotline.models.tickets import (
 from hotline.models.users import ApiToken, User
 
 __all__ = [
+    "Attachment",
+    "CallRecord",
+    "CallbackRequest",
+    "ChatSession",
+    "InboundRequest",
     "OPEN_STATUSES",
     "ApiToken",
     "Assignment",

@@ -35,6 +35,9 @@ class Contact(Base):
     name: Mapped[str | None] = mapped_column(EncryptedText)
     caller_type: Mapped[str] = mapped_column(String(16), default="person")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 退订: the caller texted STOP / 退订; no more outbound SMS.
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Ticket(Base):
@@ -68,6 +71,12 @@ class Ticket(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
     # The name given on this request: several people may call from one phone.
     caller_name: Mapped[str | None] = mapped_column(EncryptedText)
+    # A number phonenumbers could not validate is kept as given and flagged, never dropped.
+    caller_phone_raw: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the number is from (a 0750 landline is Jiangmen): a hint for territory routing.
+    caller_area_code: Mapped[str | None] = mapped_column(String(8))
+    caller_region: Mapped[str | None] = mapped_column(String(64))
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     wants_reply: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -276,6 +285,11 @@ class Message(Base):
     peer: Mapped[str | None] = mapped_column(EncryptedText)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     error: Mapped[str | None] = mapped_column(Text)
+    # acceptance | dispatch | reply | extension | survey | chat | free …
+    kind: Mapped[str] = mapped_column(String(16), default="free")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

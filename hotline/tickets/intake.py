@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import phonenumbers
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,7 @@ from hotline import privacy
 from hotline.errors import InvalidInput, NotFound
 from hotline.extensions import db
 from hotline.models import Category, Contact, Ticket, TicketStatus, User, utcnow
+from hotline.phones import PhoneInfo, parse_phone
 from hotline.tickets.common import record
 from hotline.tickets.references import next_reference
 
@@ -44,21 +44,22 @@ class NewTicket:
     line_dialled: str | None = None
     external_id: str | None = None
     received_at: datetime | None = None
+    # Caller ids from the phone network are kept even when invalid (flagged, never a
+    # crash); numbers typed into forms must be valid (a 422 says why).
+    keep_invalid_phone: bool = False
+    hotline_id: int | None = None
 
 
 def normalise_phone(raw: str, region: str = "CN") -> str:
     """E.164 form of a caller's number, or a 422 saying why it is not one."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
+    info = parse_phone(raw, region)
+    if info.e164 is None:
         raise InvalidInput(
-            f"phone {raw!r} is not a phone number", f"电话号码 {raw!r} 格式不正确", field="phone"
-        ) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(
-            f"phone {raw!r} is not a valid number", f"电话号码 {raw!r} 无效", field="phone"
+            f"phone {raw!r} is not a valid phone number",
+            f"电话号码 {raw!r} 无效，请填写手机号码或带区号的固定电话",
+            field="phone",
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return info.e164
 
 
 def find_contact(phone_e164: str) -> Contact | None:
@@ -67,10 +68,10 @@ def find_contact(phone_e164: str) -> Contact | None:
     )
 
 
-def _contact_for(new: NewTicket) -> Contact | None:
-    if new.anonymous or not new.phone:
+def _contact_for(new: NewTicket, info: PhoneInfo | None) -> Contact | None:
+    if new.anonymous or info is None or info.e164 is None:
         return None
-    phone = normalise_phone(new.phone, current_app.config["DEFAULT_REGION"])
+    phone = info.e164
     contact = find_contact(phone)
     if contact is None:
         contact = Contact(
@@ -109,6 +110,11 @@ def open_ticket(new: NewTicket, actor: User | None) -> tuple[Ticket, bool]:
                 field="category",
             )
     config = current_app.config
+    info = None
+    if new.phone and not new.anonymous:
+        info = parse_phone(new.phone, config["DEFAULT_REGION"])
+        if info.e164 is None and not new.keep_invalid_phone:
+            normalise_phone(new.phone, config["DEFAULT_REGION"])  # raises the 422
     received_at = new.received_at or utcnow()
     ticket = Ticket(
         reference=next_reference(config["CITY_ADCODE"], received_at, config["TIMEZONE"]),
@@ -123,8 +129,13 @@ def open_ticket(new: NewTicket, actor: User | None) -> tuple[Ticket, bool]:
         accepted_by=actor,
         line_dialled=new.line_dialled,
         external_id=new.external_id,
-        contact=_contact_for(new),
+        contact=_contact_for(new, info),
         caller_name=None if new.anonymous else new.name,
+        caller_phone_raw=info.raw if info is not None and info.e164 is None else None,
+        phone_invalid=info is not None and info.e164 is None,
+        caller_area_code=info.area_code if info is not None else None,
+        caller_region=info.region if info is not None else None,
+        hotline_id=new.hotline_id,
         confidential=new.confidential,
         anonymous=new.anonymous,
         wants_reply=new.wants_reply and not new.anonymous,

@@ -1,0 +1,1 @@
+"""Chat Socket.IO events (to be built)."""

@@ -1,0 +1,1 @@
+"""Online hall pages (to be built)."""

@@ -1,0 +1,1 @@
+"""Twilio SMS webhooks (to be built)."""

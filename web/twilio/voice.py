@@ -1,0 +1,1 @@
+"""Twilio voice webhooks (to be built)."""

@@ -1,0 +1,1 @@
+"""Window pages (to be built)."""
