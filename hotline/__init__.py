@@ -12,7 +12,7 @@ from flask import Flask
 
 from hotline import privacy
 from hotline.config import Config, environment_overrides
-from hotline.extensions import babel, csrf, db, login_manager, migrate
+from hotline.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -70,6 +70,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.request_loader(load_user_from_request)
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter.init_app(app)
     ensure_compiled()
     babel.init_app(app, locale_selector=select_locale)
     realtime.init_app(app)

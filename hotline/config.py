@@ -90,6 +90,9 @@ class Config:
     UPLOAD_MAX_BYTES = 10 * 1024 * 1024
     UPLOAD_TYPES = ["image/jpeg", "image/png", "application/pdf"]
     MAX_CONTENT_LENGTH = 60 * 1024 * 1024
+    # Limits for unauthenticated intake (Flask-Limiter syntax), per client address.
+    PUBLIC_RATE_LIMIT = "20 per minute;200 per day"
+    RATELIMIT_HEADERS_ENABLED = True
 
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_TRANSLATION_DIRECTORIES = str(

@@ -42,6 +42,7 @@ def base_config(tmp_dir: Path) -> dict[str, Any]:
         "REDIS_URL": os.environ.get("REDIS_URL"),
         "SOCKETIO_MESSAGE_QUEUE": False,
         "OUTBOX_RELAY_ON_COMMIT": False,
+        "RATELIMIT_ENABLED": False,  # tests that check limits turn it on
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,
         # Cheap hashes keep the suite fast; production uses Argon2id's defaults.

@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-from web.chat import events  # noqa: F401  (Socket.IO handlers register on import)
+from flask import Blueprint
+
+bp = Blueprint("chat", __name__, url_prefix="/chat")
+
+from web.chat import events, views  # noqa: E402,F401  (routes and Socket.IO handlers)

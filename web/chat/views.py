@@ -1,0 +1,1 @@
+"""Chat pages (to be built)."""
