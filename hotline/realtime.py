@@ -19,6 +19,15 @@ def init_app(app: Flask) -> None:
     )
 
 
+# Citizens' chat widgets connect to "/chat"; every staff screen connects to "/office".
+CITIZEN_NAMESPACE = "/chat"
+STAFF_NAMESPACE = "/office"
+
+
+def namespace_for(room: str | None) -> str:
+    return CITIZEN_NAMESPACE if room and room.startswith("chat:") else STAFF_NAMESPACE
+
+
 def publish(name: str, payload: dict[str, Any], *, room: str | None, outbox_id: int) -> None:
     """Emit an event; `event_id` lets clients ask for what they missed after a reconnect."""
-    socketio.emit(name, {**payload, "event_id": outbox_id}, to=room)
+    socketio.emit(name, {**payload, "event_id": outbox_id}, to=room, namespace=namespace_for(room))

@@ -70,3 +70,46 @@ def test_models_and_migrations_agree(app):
         )
         differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def test_upgrading_a_database_with_data_keeps_it(empty_database, tmp_path):
+    """A city upgrades a database full of tickets: every revision must carry rows along."""
+    from hotline.tickets.service import NewTicket, open_ticket
+
+    app = create_app({**base_config(tmp_path), "SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        upgrade(revision="0001")
+        # rows written by the 0001 schema (only its columns)
+        db.session.execute(
+            text(
+                "INSERT INTO contact (phone_hash, phone, name, caller_type, created_at) "
+                "VALUES ('h1', 'enc', NULL, 'person', CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO ticket (reference, status, channel, type, urgency, title, content, tags,"
+                " received_at, contact_id, confidential, anonymous, wants_reply, dispatch_round,"
+                " designated, deadline_provisional, extension_count, visit_attempts, redo_count,"
+                " is_repeat, urge_count, supervise_count, updated_at) VALUES ('R1', 'accepted',"
+                " 'phone', 'consult', 'general', 't', 'c', '[]', CURRENT_TIMESTAMP, 1, false,"
+                " false, true, 0, false, false, 0, 0, 0, false, 0, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO message (ticket_id, direction, channel, body, status, at) "
+                "VALUES (1, 'inbound', 'sms', 'hi', 'received', CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.commit()
+        upgrade()
+        assert db.session.execute(text("SELECT reference FROM ticket")).scalar_one() == "R1"
+        assert db.session.execute(text("SELECT kind FROM message")).scalar_one() == "free"
+        assert db.session.execute(text("SELECT sms_opt_out FROM contact")).scalar_one() in (
+            0,
+            False,
+        )
+        open_ticket(NewTicket(channel="api", type="consult", urgency="general", content="新"), None)
+        db.session.remove()
+        db.engine.dispose()
