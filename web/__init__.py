@@ -25,10 +25,12 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Show a stored UTC time in the city's time zone."""
-    if value is None:
+def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show a time (aware datetime or ISO 8601 text) in the city's time zone."""
+    if not value:
         return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     from flask import current_app
 
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
