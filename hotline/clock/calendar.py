@@ -57,6 +57,7 @@ class WorkCalendar:
     ) -> None:
         self.overrides: dict[date, bool] = dict(overrides or {})
         self.covered_years: frozenset[int] = frozenset(covered_years)
+        self._known: dict[date, bool] = {}  # answers so far: a calendar never changes
 
     def source_for(self, year: int) -> CalendarSource | None:
         """Where this calendar's knowledge of `year` comes from, or None when it has none."""
@@ -67,13 +68,19 @@ class WorkCalendar:
         return None
 
     def is_workday(self, day: date) -> bool:
+        known = self._known.get(day)
+        if known is not None:
+            return known
         if day in self.overrides:
-            return self.overrides[day]
-        if day.year in self.covered_years:
-            return is_weekday(day)
-        if package_covers(day.year):
-            return bool(chinese_calendar.is_workday(day))
-        return self._uncovered(day)
+            answer = self.overrides[day]
+        elif day.year in self.covered_years:
+            answer = is_weekday(day)
+        elif package_covers(day.year):
+            answer = bool(chinese_calendar.is_workday(day))
+        else:
+            return self._uncovered(day)
+        self._known[day] = answer
+        return answer
 
     def _uncovered(self, day: date) -> bool:
         raise CalendarDataMissing(day.year)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -83,9 +84,11 @@ class YearStatus:
 
 # --- the calendar, cached per process ---------------------------------------------
 
-# (signature, calendar). The signature is re-read on every load, so an import made by
-# another process (the `hotline calendar import` command) is seen by web and workers.
-_cached: tuple[tuple[Any, ...], WorkCalendar] | None = None
+# (signature, calendar, checked at). The signature is re-read at most every
+# SIGNATURE_TTL seconds, so an import made by another process (the `hotline calendar
+# import` command) reaches web and workers within seconds without a query per deadline.
+_cached: tuple[tuple[Any, ...], WorkCalendar, float] | None = None
+SIGNATURE_TTL = 5.0
 
 
 def invalidate_calendar_cache() -> None:
@@ -98,22 +101,30 @@ def _calendar_signature() -> tuple[Any, ...]:
     count, latest = db.session.execute(
         select(func.count(CalendarYear.year), func.max(CalendarYear.imported_at))
     ).one()
-    return (str(db.engine.url), count, str(latest))
+    return (_url(), count, str(latest))
 
 
 def load_calendar() -> WorkCalendar:
     """The working-day calendar: imported days and years over the package's data."""
     global _cached
+    cached = _cached
+    now = time.monotonic()
+    if cached is not None and now - cached[2] < SIGNATURE_TTL and cached[0][0] == _url():
+        return cached[1]
     with db.session.no_autoflush:
         signature = _calendar_signature()
-        cached = _cached
         if cached is not None and cached[0] == signature:
+            _cached = (signature, cached[1], now)
             return cached[1]
         years = db.session.scalars(select(CalendarYear.year)).all()
         rows = db.session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
     calendar = WorkCalendar({row.day: row.is_workday for row in rows}, years)
-    _cached = (signature, calendar)
+    _cached = (signature, calendar, now)
     return calendar
+
+
+def _url() -> str:
+    return str(db.engine.url)
 
 
 def clock_settings() -> ClockSettings:

@@ -376,13 +376,18 @@ def test_recompute_replays_approved_extensions(app: Flask, tmp_path: Path) -> No
 # --- the cache ---------------------------------------------------------------------------
 
 
-def test_the_calendar_is_cached_until_the_years_change(app: Flask) -> None:
+def test_the_calendar_is_cached_until_the_years_change(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = load_calendar()
     assert load_calendar() is first
-    # Another process imports: no invalidation here, yet the next load sees it.
+    # Another process imports: no invalidation here, yet a load after the signature's
+    # time to live sees it.
     db.session.add(CalendarYear(year=2027, source="另一进程导入"))
     db.session.add(CalendarDay(day=date(2027, 1, 1), is_workday=False, name="元旦"))
     db.session.commit()
+    assert load_calendar() is first  # within the TTL: no query per deadline
+    monkeypatch.setattr(service, "SIGNATURE_TTL", 0.0)
     second = load_calendar()
     assert second is not first
     assert second.source_for(2027) == "import"
