@@ -34,6 +34,12 @@ from hotline.models.org import (
     Territory,
     TerritoryAlias,
 )
+from hotline.models.routing import (
+    IncidentGroup,
+    RoutingDecision,
+    RoutingModel,
+    TerritoryPlace,
+)
 from hotline.models.tickets import (
     Assignment,
     Contact,
@@ -49,6 +55,10 @@ from hotline.models.tickets import (
 from hotline.models.users import ApiToken, User
 
 __all__ = [
+    "IncidentGroup",
+    "RoutingDecision",
+    "RoutingModel",
+    "TerritoryPlace",
     "Attachment",
     "CallRecord",
     "CallbackRequest",

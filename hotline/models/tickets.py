@@ -117,6 +117,10 @@ class Ticket(Base):
     urge_count: Mapped[int] = mapped_column(Integer, default=0)
     supervise_count: Mapped[int] = mapped_column(Integer, default=0)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    incident_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident_group.id"), index=True
+    )
+    territory_source: Mapped[str | None] = mapped_column(String(16))  # address|text|phone|geo
     disposition: Mapped[str | None] = mapped_column(String(20))
     reject_reason: Mapped[str | None] = mapped_column(String(32))
     emergency_line: Mapped[str | None] = mapped_column(String(8))
