@@ -53,6 +53,10 @@ class Config:
     TWILIO_AUTH_TOKEN: str | None = None
     TWILIO_NUMBER: str | None = None
     PUBLIC_BASE_URL: str | None = None
+    # The agents' browser phone (Twilio Voice SDK): an API key pair and a TwiML App.
+    TWILIO_API_KEY: str | None = None
+    TWILIO_API_SECRET: str | None = None
+    TWILIO_TWIML_APP_SID: str | None = None
 
     CITY_NAME = "江门市"
     CITY_ADCODE = "440700"
@@ -81,6 +85,8 @@ class Config:
     TWILIO_VOICE = "Polly.Zhiyu"
     TWILIO_HTTP_CLIENT = None  # a twilio.http.HttpClient to use instead of the network
     VOICE_QUEUE = "hotline"
+    VOICE_RECORD_CALLS = True  # 12345 centres record every answered call
+    VOICE_HOLD_MUSIC_URL: str | None = None  # without it callers wait in silence
     # Transfer emergency callers instead of telling them to dial: {"110": "+86110", …}
     EMERGENCY_TRANSFER: dict[str, str] = {}
     AVERAGE_HANDLE_SECONDS = 180
@@ -120,6 +126,9 @@ ENV_KEYS = (
     "TWILIO_AUTH_TOKEN",
     "TWILIO_NUMBER",
     "PUBLIC_BASE_URL",
+    "TWILIO_API_KEY",
+    "TWILIO_API_SECRET",
+    "TWILIO_TWIML_APP_SID",
 )
 
 
