@@ -6,7 +6,9 @@ the same run on the same machine (never asserted: targets are read, not tested).
 2. intake: `open_ticket` + `dispatch_ticket` (events, hash chain, outbox, deadlines)
    against plain INSERTs of the same ticket rows;
 3. "what is overdue": the indexed range scan on `ticket.due_at` against loading every
-   open ticket and filtering in Python, at city-day scale.
+   open ticket and filtering in Python, at city-day scale;
+4. SMS intake: a signed Twilio SMS webhook -> ticket through the Flask test client,
+   against a bare Flask endpoint doing one INSERT (`benchmarks/intake_sms.py`).
 """
 
 from __future__ import annotations
@@ -202,18 +204,26 @@ def bench_overdue(app, count: int) -> None:  # type: ignore[no-untyped-def]
     print(f"  ratio scan / baseline = {a / b:.4f}")
 
 
+def bench_sms(app, count: int) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.intake_sms import bench_sms_intake
+
+    bench_sms_intake(app, count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a throwaway SQLite file")
     parser.add_argument("--deadlines", type=int, default=2000)
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--overdue-rows", type=int, default=60000)
+    parser.add_argument("--sms", type=int, default=200, help="SMS webhook requests")
     args = parser.parse_args()
     app = make_app(args.database_url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     bench_deadlines(app, args.deadlines)
     bench_intake(app, args.tickets)
     bench_overdue(app, args.overdue_rows)
+    bench_sms(app, args.sms)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from hotline.auth import add_user, hash_password
 from hotline.demo_data import DEMO_PASSWORD, DEMO_USERS, DISTRICT_ADDRESSES, NAMES, REQUESTS
 from hotline.extensions import db
-from hotline.models import Department, OutboxItem, Role, User, utcnow
+from hotline.models import Department, Message, OutboxItem, Role, User, utcnow
 from hotline.models.base import simulated_now
 from hotline.tickets import service
 
@@ -63,6 +63,12 @@ def load_demo(tickets: int = 300, seed: int = 12345) -> dict[str, int]:
         made = _history(actors, tickets, random.Random(seed))
         db.session.execute(
             update(OutboxItem).where(OutboxItem.relayed_at.is_(None)).values(relayed_at=utcnow())
+        )
+        # History's citizen SMS went out at the time; none is sent again now.
+        db.session.execute(
+            update(Message)
+            .where(Message.direction == "outbound", Message.status == "queued")
+            .values(status="sent", sent_at=Message.at)
         )
         db.session.commit()
         users = len(DEMO_USERS) + len(actors.handlers)

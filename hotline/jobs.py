@@ -38,3 +38,14 @@ def relay_outbox(limit: int = 500) -> int:
 
     with app_context():
         return relay_pending(limit=limit)
+
+
+def send_sms(message_id: int) -> str:
+    """Send one queued outbound SMS through Twilio (idempotent); returns its status.
+
+    Transient Twilio or network errors propagate, so RQ's Retry tries again.
+    """
+    from hotline.messaging import send_message
+
+    with app_context():
+        return send_message(message_id)

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hotline import privacy
+from hotline import messaging, privacy
 from hotline.errors import InvalidInput, NotFound
 from hotline.extensions import db
 from hotline.models import Category, Contact, Ticket, TicketStatus, User, utcnow
@@ -158,6 +158,7 @@ def open_ticket(new: NewTicket, actor: User | None) -> tuple[Ticket, bool]:
         type=new.type,
         urgency=new.urgency,
     )
+    messaging.notify_acceptance(ticket)  # the reference by SMS, where the channel calls for it
     try:
         db.session.commit()
     except IntegrityError:
