@@ -112,6 +112,7 @@ def outbox_relay() -> None:
 def register_app_commands(app: Flask) -> None:
     from hotline.clock.cli import calendar_cli
     from hotline.demo import demo_command
+    from hotline.intake.lines_cli import lines_command
     from hotline.runner import serve_command, worker_command
     from routing.cli import catalogue_cli
 
@@ -122,6 +123,7 @@ def register_app_commands(app: Flask) -> None:
         calendar_cli,
         catalogue_cli,
         demo_command,
+        lines_command,
         serve_command,
         worker_command,
     ):

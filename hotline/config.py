@@ -91,6 +91,8 @@ class Config:
     EMERGENCY_TRANSFER: dict[str, str] = {}
     AVERAGE_HANDLE_SECONDS = 180
     SMS_THREAD_DAYS = 7
+    CHAT_MESSAGES_PER_MINUTE = 20
+    CHAT_COOKIE_MAX_AGE = 7 * 24 * 3600
     # Online hall uploads: stored under instance/uploads, never in the static folder.
     UPLOAD_MAX_FILES = 5
     UPLOAD_MAX_BYTES = 10 * 1024 * 1024

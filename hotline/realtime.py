@@ -15,7 +15,9 @@ def init_app(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=queue_url,
-        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []),
+        # None: python-engineio accepts only the page's own origin (X-Forwarded-* aware);
+        # [] would switch the Origin check off for cookie-authenticated sockets.
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
     )
 
 
