@@ -97,7 +97,7 @@ def audit_verify() -> None:
     raise SystemExit(1)
 
 
-outbox_cli = click.Group("outbox", help="The transactional outbox.")
+outbox_cli = click.Group("outbox", help="The transactional outbox and held messages.")
 
 
 @outbox_cli.command("relay")
@@ -107,6 +107,26 @@ def outbox_relay() -> None:
     from hotline.outbox import relay_pending
 
     click.echo(f"relayed {relay_pending()} item(s)")
+
+
+@outbox_cli.command("resend-held")
+@with_appcontext
+def outbox_resend_held() -> None:
+    """Queue again the SMS held while no Twilio credentials were configured."""
+    from hotline.messaging import resend_held
+
+    click.echo(f"queued {resend_held()} held message(s) again")
+
+
+@outbox_cli.command("replay")
+@with_appcontext
+def outbox_replay() -> None:
+    """Finish stored inbound requests (webhooks, forms) whose processing never completed."""
+    from datetime import timedelta
+
+    from hotline.intake.raw import replay_unprocessed
+
+    click.echo(f"finished {replay_unprocessed(older_than=timedelta(0))} stored request(s)")
 
 
 def register_app_commands(app: Flask) -> None:

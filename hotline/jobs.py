@@ -49,3 +49,16 @@ def send_sms(message_id: int) -> str:
 
     with app_context():
         return send_message(message_id)
+
+
+def catch_up() -> int:
+    """The worker's periodic round: relay pending outbox rows, then finish any stored
+    inbound request whose processing never completed (a crash, the database or Redis
+    down at the time). Returns how many outbox rows were relayed."""
+    from hotline.intake.raw import replay_unprocessed
+    from hotline.outbox import relay_pending
+
+    with app_context():
+        relayed = relay_pending()
+        replay_unprocessed()
+        return relayed

@@ -289,7 +289,7 @@ def worker_command(
     from redis.exceptions import RedisError
     from rq import Queue, Worker
 
-    from hotline.outbox import relay_pending
+    from hotline.jobs import catch_up
     from hotline.queue import redis_connection
 
     app = _worker_app()
@@ -311,7 +311,7 @@ def worker_command(
     worker = Worker(queues, connection=connection)
     _fresh_connections_after_fork(app)
 
-    relay = OutboxRelayThread(app, relay_interval, lambda: relay_pending())
+    relay = OutboxRelayThread(app, relay_interval, catch_up)
     relay.install_fork_guard()
     relay.start()
     relaying = f"outbox relay every {relay_interval:g}s" if relay_interval else "outbox relay off"
