@@ -320,3 +320,26 @@ def test_a_bogus_bearer_header_does_not_bypass_csrf_for_a_session(app, client, s
     )
     assert response.status_code in (401, 403)
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_password_guessing_is_rate_limited(app, _tmp_dir):
+    from hotline import create_app
+    from tests.conftest import base_config
+
+    limited = create_app(
+        {
+            **base_config(_tmp_dir),
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "LOGIN_RATE_LIMIT": "3 per minute",
+        }
+    )
+    with limited.app_context():
+        client = limited.test_client()
+        codes = [
+            client.post("/login", data={"username": "nobody", "password": "x"}).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        db.session.remove()
+        db.engine.dispose()

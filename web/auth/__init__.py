@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 
 from hotline.audit import record_event
 from hotline.auth import check_password
-from hotline.extensions import db
+from hotline.extensions import db, limiter
 from hotline.models import User
 
 bp = Blueprint("auth", __name__)
@@ -40,6 +40,9 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config.get("LOGIN_RATE_LIMIT", "10 per minute"), methods=["POST"]
+)
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
