@@ -9,6 +9,8 @@ the same run on the same machine (never asserted: targets are read, not tested).
    open ticket and filtering in Python, at city-day scale;
 4. SMS intake: a signed Twilio SMS webhook -> ticket through the Flask test client,
    against a bare Flask endpoint doing one INSERT (`benchmarks/intake_sms.py`).
+5. routing: accuracy and latency of `routing.suggest` on the evaluation and development
+   sets, against a keyword-count baseline (`benchmarks/routing/__main__.py`).
 """
 
 from __future__ import annotations
@@ -210,6 +212,12 @@ def bench_sms(app, count: int) -> None:  # type: ignore[no-untyped-def]
     bench_sms_intake(app, count)
 
 
+def bench_routing(app) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.routing.__main__ import run
+
+    run(app)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a throwaway SQLite file")
@@ -224,6 +232,7 @@ def main() -> None:
     bench_intake(app, args.tickets)
     bench_overdue(app, args.overdue_rows)
     bench_sms(app, args.sms)
+    bench_routing(app)
 
 
 if __name__ == "__main__":

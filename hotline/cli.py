@@ -134,7 +134,7 @@ def register_app_commands(app: Flask) -> None:
     from hotline.demo import demo_command
     from hotline.intake.lines_cli import lines_command
     from hotline.runner import serve_command, worker_command
-    from routing.cli import catalogue_cli
+    from routing.cli import catalogue_cli, routing_cli
 
     for command in (
         users_cli,
@@ -142,6 +142,7 @@ def register_app_commands(app: Flask) -> None:
         outbox_cli,
         calendar_cli,
         catalogue_cli,
+        routing_cli,
         demo_command,
         lines_command,
         serve_command,

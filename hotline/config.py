@@ -97,6 +97,7 @@ class Config:
     UPLOAD_MAX_FILES = 5
     UPLOAD_MAX_BYTES = 10 * 1024 * 1024
     UPLOAD_TYPES = ["image/jpeg", "image/png", "application/pdf"]
+    UPLOAD_DIR: str | None = None  # default: instance/uploads
     MAX_CONTENT_LENGTH = 60 * 1024 * 1024
     # Limits for unauthenticated intake (Flask-Limiter syntax), per client address.
     PUBLIC_RATE_LIMIT = "20 per minute;200 per day"

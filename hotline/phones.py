@@ -65,7 +65,7 @@ def parse_phone(raw: str, region: str = "CN") -> PhoneInfo:
 
 
 def emergency_line(raw: str, region: str = "CN") -> str | None:
-    """"110", "119", "120" or "122" when `raw` is one of the emergency numbers."""
+    """ "110", "119", "120" or "122" when `raw` is one of the emergency numbers."""
     digits = _digits(raw)
     if digits.startswith("86") and len(digits) in (5, 6):
         digits = digits[2:]

@@ -22,6 +22,7 @@ from hotline.models import (
     RoutingRule,
     Territory,
     TerritoryAlias,
+    TerritoryPlace,
 )
 from routing.catalogue_check import (
     CHILD_KINDS,
@@ -31,6 +32,7 @@ from routing.catalogue_check import (
     ROUTING_MODES,
     TOP_KINDS,
     validate_catalogue,
+    validate_places,
 )
 from routing.rules import DISTRICT, RouteDecision, TerritoryInfo, route
 
@@ -48,6 +50,7 @@ __all__ = [
     "get_version",
     "import_catalogue",
     "parse_catalogue",
+    "places_file",
     "route_for",
     "rule_for",
     "territorial_units",
@@ -129,11 +132,23 @@ def catalogue_counts(document: dict[str, Any]) -> dict[str, int]:
 # --------------------------------------------------------------------------- import
 
 
+def places_file(path: str | Path) -> Path:
+    """The optional places sidecar of a catalogue file: X.yaml -> X.places.yaml beside it.
+
+    It holds territory centres (lat/lng) and places (villages, landmarks, roads) that
+    locate requests; the same fields may also be written inline in the catalogue.
+    """
+    path = Path(path)
+    return path.with_name(path.stem + ".places.yaml")
+
+
 def import_catalogue(path: str | Path, *, imported_by: str | None = None) -> CatalogueVersion:
     """Validate a catalogue file and, only if it is clean, store it as the new current version.
 
     Entities are upserted by code so ids (and the tickets pointing at them) stay
-    stable; entities missing from the file are deactivated, never deleted.
+    stable; entities missing from the file are deactivated, never deleted. Places
+    (inline or in the `places_file` sidecar) replace the stored places when given and
+    leave them alone when neither lists any.
     """
     path = Path(path)
     source = path.name
@@ -143,33 +158,64 @@ def import_catalogue(path: str | Path, *, imported_by: str | None = None) -> Cat
         raise ImportFailed([f"{source}: cannot read the file ({exc.strerror})"]) from exc
     document = parse_catalogue(raw, source)
     problems = validate_catalogue(document, source)
+    sidecar = places_file(path)
+    places_document: dict[str, Any] | None = None
+    if sidecar.is_file():
+        places_document = parse_catalogue(sidecar.read_bytes(), sidecar.name)
+        if not problems:
+            codes = {t["code"] for t in document["territories"]} | {
+                c["code"] for t in document["territories"] for c in t.get("children", [])
+            }
+            problems = validate_places(places_document, sidecar.name, codes)
     if problems:
         raise ImportFailed(problems)
     try:
-        version = _store(document, source, hashlib.sha256(raw).hexdigest(), imported_by)
+        version = _store(
+            document, source, hashlib.sha256(raw).hexdigest(), imported_by, places_document
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    from routing.suggest import invalidate_cache
+
+    invalidate_cache()  # this process routes by the new version at once; others within seconds
     return version
 
 
 def _store(
-    document: dict[str, Any], source: str, checksum: str, imported_by: str | None
+    document: dict[str, Any],
+    source: str,
+    checksum: str,
+    imported_by: str | None,
+    places_document: dict[str, Any] | None = None,
 ) -> CatalogueVersion:
     deactivated: dict[str, int] = {}
+    extra = {t["code"]: t for t in (places_document or {}).get("territories", [])}
 
     territories = {
         t.code: t
         for t in db.session.scalars(select(Territory).options(selectinload(Territory.aliases)))
     }
     listed: set[str] = set()
+    places: list[tuple[str, Any]] = []
     for entry in document["territories"]:
-        top = _upsert_territory(territories, entry, parent=None)
+        top = _upsert_territory(territories, entry, parent=None, extra=extra.get(entry["code"]))
         listed.add(top.code)
         for child in entry.get("children", []):
-            listed.add(_upsert_territory(territories, child, parent=top).code)
+            listed.add(
+                _upsert_territory(
+                    territories, child, parent=top, extra=extra.get(child["code"])
+                ).code
+            )
+            places += [(child["code"], p) for p in child.get("places", [])]
+        places += [(entry["code"], p) for p in entry.get("places", [])]
+    for code, entry in extra.items():
+        places += [(code, p) for p in entry.get("places", [])]
     deactivated["territories"] = _deactivate(territories, listed)
+    place_count = None
+    if places or places_document is not None:
+        place_count = _sync_places(territories, places)
 
     departments = {d.code: d for d in db.session.scalars(select(Department))}
     for entry in document["departments"]:
@@ -249,6 +295,7 @@ def _store(
             "imported_by": imported_by,
             "counts": catalogue_counts(document),
             "deactivated": deactivated,
+            "places": place_count,
         },
     )
     return version
@@ -264,14 +311,17 @@ def _get_or_add(index: dict[str, Any], model: type[Any], code: str) -> Any:
 
 
 def _upsert_territory(
-    index: dict[str, Territory], entry: dict[str, Any], parent: Territory | None
+    index: dict[str, Territory],
+    entry: dict[str, Any],
+    parent: Territory | None,
+    extra: dict[str, Any] | None = None,
 ) -> Territory:
     territory: Territory = _get_or_add(index, Territory, entry["code"])
     territory.name = entry["name"]
     territory.kind = entry["kind"]
     territory.parent = parent
-    territory.lat = entry.get("lat")
-    territory.lng = entry.get("lng")
+    territory.lat = entry.get("lat", (extra or {}).get("lat"))
+    territory.lng = entry.get("lng", (extra or {}).get("lng"))
     territory.active = True
     # Replace the aliases by difference: deleting and re-inserting the same alias
     # in one flush would break the (territory, alias) unique constraint.
@@ -282,6 +332,33 @@ def _upsert_territory(
     present = {alias.alias for alias in territory.aliases}
     territory.aliases.extend(TerritoryAlias(alias=a) for a in wanted if a not in present)
     return territory
+
+
+def _sync_places(territories: dict[str, Territory], listed: list[tuple[str, Any]]) -> int:
+    """Make the stored places exactly the listed ones (upsert by territory and name)."""
+    db.session.flush()  # new territories need their ids
+    wanted: dict[tuple[int, str], dict[str, Any]] = {}
+    for code, raw in listed:
+        place = {"name": raw} if isinstance(raw, str) else raw
+        wanted[(territories[code].id, place["name"])] = place
+    for row in db.session.scalars(select(TerritoryPlace)):
+        place = wanted.pop((row.territory_id, row.name), None)
+        if place is None:
+            db.session.delete(row)
+            continue
+        row.kind = place.get("kind", "landmark")
+        row.lat, row.lng = place.get("lat"), place.get("lng")
+    for (territory_id, name), place in wanted.items():
+        db.session.add(
+            TerritoryPlace(
+                territory_id=territory_id,
+                name=name,
+                kind=place.get("kind", "landmark"),
+                lat=place.get("lat"),
+                lng=place.get("lng"),
+            )
+        )
+    return len(listed)
 
 
 def _upsert_category(

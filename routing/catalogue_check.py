@@ -15,6 +15,7 @@ DEPARTMENT_LEVELS = ("city", "district", "street")
 DEPARTMENT_KINDS = ("department", "territorial", "utility", "mass_org")
 ROUTING_MODES = tuple(mode.value for mode in RoutingMode)
 HOTLINE_STATUSES = tuple(status.value for status in HotlineStatus)
+PLACE_KINDS = ("landmark", "village", "road", "community", "area")
 
 _ADCODE = re.compile(r"\d{6}")
 _CHILD_CODE = re.compile(r"\d{9}")
@@ -226,7 +227,10 @@ def _check_territories(check: _Checker, value: Any) -> tuple[set[str], set[str]]
         entry = check.mapping(raw, where)
         if entry is None:
             continue
-        check.fields(entry, where, ("code", "name", "kind"), ("aliases", "children", "lat", "lng"))
+        check.fields(
+            entry, where, ("code", "name", "kind"), ("aliases", "children", "lat", "lng", "places")
+        )
+        _check_places(check, entry, where)
         code = check.text(entry, "code", where, pattern=_ADCODE, expected="a 6-digit division code")
         common(entry, where, TOP_KINDS, code)
         if code is not None:
@@ -237,7 +241,10 @@ def _check_territories(check: _Checker, value: Any) -> tuple[set[str], set[str]]
             child = check.mapping(child_raw, child_where)
             if child is None:
                 continue
-            check.fields(child, child_where, ("code", "name", "kind"), ("aliases", "lat", "lng"))
+            check.fields(
+                child, child_where, ("code", "name", "kind"), ("aliases", "lat", "lng", "places")
+            )
+            _check_places(check, child, child_where)
             child_code = check.text(
                 child, "code", child_where, pattern=_CHILD_CODE, expected="a 9-digit division code"
             )
@@ -257,6 +264,50 @@ def _check_territories(check: _Checker, value: Any) -> tuple[set[str], set[str]]
         if others:
             check.add(at, f"alias '{alias}' is the name of another territory ({', '.join(others)})")
     return top_codes, child_codes
+
+
+def _check_places(check: _Checker, entry: dict[str, Any], where: str) -> None:
+    """Optional `places:` of a territory: names, or {name, kind?, lat?, lng?}."""
+    if "places" not in entry:
+        return
+    seen: set[str] = set()
+    for index, raw in enumerate(check.entries(entry["places"], f"{where}.places")):
+        at = f"{where}.places[{index}]"
+        place = {"name": raw} if isinstance(raw, str) else check.mapping(raw, at)
+        if place is None:
+            continue
+        check.fields(place, at, ("name",), ("kind", "lat", "lng"))
+        name = check.text(place, "name", at, max_length=64)
+        check.choice(place, "kind", at, PLACE_KINDS)
+        check.number(place, "lat", at, -90, 90)
+        check.number(place, "lng", at, -180, 180)
+        if name is not None:
+            if name in seen:
+                check.add(f"{at}.name", f"place '{name}' is listed twice")
+            seen.add(name)
+
+
+def validate_places(document: Any, source: str, territory_codes: set[str]) -> list[str]:
+    """Problems of a places sidecar: `territories: [{code, lat?, lng?, places?}]`."""
+    check = _Checker(source)
+    if check.mapping(document, "") is None:
+        return check.problems
+    check.fields(document, "", ("territories",), ())
+    seen: dict[str, str] = {}
+    for index, raw in enumerate(check.entries(document.get("territories", []), "territories")):
+        where = f"territories[{index}]"
+        entry = check.mapping(raw, where)
+        if entry is None:
+            continue
+        check.fields(entry, where, ("code",), ("lat", "lng", "places"))
+        code = check.text(entry, "code", where)
+        if code is not None and code not in territory_codes:
+            check.add(f"{where}.code", f"unknown territory '{code}'")
+        check.unique(seen, code, f"{where}.code", "territory code")
+        check.number(entry, "lat", where, -90, 90)
+        check.number(entry, "lng", where, -180, 180)
+        _check_places(check, entry, where)
+    return check.problems
 
 
 def _check_departments(

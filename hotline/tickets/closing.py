@@ -1,15 +1,36 @@
 """Closing paths: follow-up visit (回访) with redo (重办), direct answer, rejection,
-hand-off to an emergency line, merging duplicates."""
+hand-off to an emergency line, merging duplicates (并单) — and, through them, the
+closing of the duplicates and the incident group that follow a ticket."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 
 from hotline.errors import InvalidInput, NotFound, RuleViolation
 from hotline.extensions import db
-from hotline.models import Ticket, TicketArticle, TicketStatus, User, Visit, utcnow
+from hotline.models import (
+    IncidentGroup,
+    Ticket,
+    TicketArticle,
+    TicketStatus,
+    User,
+    Visit,
+    utcnow,
+)
 from hotline.models.enums import Disposition, EmergencyLine, RejectReason, Satisfaction, Solved
-from hotline.tickets.common import begin_action, close, config, handling_deadline, record
+from hotline.tickets import common, lifecycle
+from hotline.tickets.common import begin_action, config, handling_deadline, record
+
+
+def close(ticket: Ticket, actor: User | None, disposition: str) -> None:
+    """Close the ticket with its merged duplicates; a group's parent closes the group."""
+    common.close(ticket, actor, disposition)
+    if ticket.incident_group_id is not None:
+        group = db.session.get(IncidentGroup, ticket.incident_group_id)
+        if group is not None and group.parent_reference == ticket.reference:
+            group.closed_at = ticket.closed_at
 
 
 def visit_ticket(
@@ -163,6 +184,48 @@ def hand_to_emergency(reference: str, actor: User, *, line: str, note: str | Non
     return ticket
 
 
+def merge_into(ticket: Ticket, target: Ticket, actor: User, **data: Any) -> None:
+    """并单 without committing: `ticket` follows `target` and closes with it.
+
+    The caller holds the lock on `ticket`. Duplicates already merged into `ticket`
+    move to `target` (closing is one level deep), and a ticket merged into a member
+    of an incident group joins the group.
+    """
+    lifecycle.check("merge", ticket.status, actor.role)
+    if target.id == ticket.id:
+        raise InvalidInput("a ticket cannot be merged into itself", "不能与自身并单", field="into")
+    if target.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
+        raise RuleViolation(
+            f"ticket {target.reference} is {target.status}; merge into an open ticket",
+            f"工单 {target.reference} 已办结或已并单，只能并入办理中的工单",
+        )
+    group = _group_led_by(ticket)
+    if group is not None:
+        raise RuleViolation(
+            f"ticket {ticket.reference} answers incident group {group.id}; "
+            "merge the other ticket into it instead",
+            f"工单 {ticket.reference} 是事件组 {group.id} 的主单，请将另一工单并入本单",
+        )
+    for child in db.session.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id)):
+        child.merged_into_id = target.id
+        child.incident_group_id = child.incident_group_id or target.incident_group_id
+        record(child, "merge_moved", actor, into=target.reference, via=ticket.reference)
+    ticket.merged_into_id = target.id
+    ticket.disposition = Disposition.MERGED
+    if ticket.incident_group_id is None and target.incident_group_id is not None:
+        ticket.incident_group_id = target.incident_group_id
+        data.setdefault("group", target.incident_group_id)
+    record(ticket, "merge", actor, to_status=TicketStatus.MERGED, into=target.reference, **data)
+    record(target, "merged_from", actor, duplicate=ticket.reference)
+
+
+def _group_led_by(ticket: Ticket) -> IncidentGroup | None:
+    if ticket.incident_group_id is None:
+        return None
+    group = db.session.get(IncidentGroup, ticket.incident_group_id)
+    return group if group is not None and group.parent_reference == ticket.reference else None
+
+
 def merge_ticket(reference: str, actor: User, *, into: str) -> Ticket:
     """并单: a duplicate follows the ticket it is merged into and closes with it."""
     if into == reference:
@@ -171,14 +234,6 @@ def merge_ticket(reference: str, actor: User, *, into: str) -> Ticket:
     target = db.session.scalar(select(Ticket).where(Ticket.reference == into))
     if target is None:
         raise NotFound(f"no ticket {into}", f"工单 {into} 不存在", field="into")
-    if target.status in (TicketStatus.CLOSED, TicketStatus.MERGED):
-        raise RuleViolation(
-            f"ticket {into} is {target.status}; merge into an open ticket",
-            f"工单 {into} 已办结或已并单，只能并入办理中的工单",
-        )
-    ticket.merged_into_id = target.id
-    ticket.disposition = Disposition.MERGED
-    record(ticket, "merge", actor, to_status=TicketStatus.MERGED, into=into)
-    record(target, "merged_from", actor, duplicate=reference)
+    merge_into(ticket, target, actor)
     db.session.commit()
     return ticket

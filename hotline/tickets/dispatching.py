@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
 from sqlalchemy import select
 
 from hotline.clock.deadlines import send_back_limit, sign_limit
 from hotline.clock.service import deadline_for
-from hotline.errors import InvalidInput, InvalidTransition, PermissionDenied, RuleViolation
+from hotline.errors import (
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+)
 from hotline.extensions import db
-from hotline.models import Assignment, ReturnRequest, Role, Ticket, TicketStatus, User, utcnow
+from hotline.models import (
+    Assignment,
+    Category,
+    Department,
+    ReturnRequest,
+    Role,
+    RoutingDecision,
+    Territory,
+    Ticket,
+    TicketStatus,
+    User,
+    utcnow,
+)
 from hotline.tickets.common import (
     begin_action,
     config,
@@ -26,21 +48,130 @@ def _current_catalogue_version_id() -> int | None:
     return version.id if version is not None else None
 
 
+# How many of routing's suggestions a decision keeps (the ones an agent is shown).
+KEPT_SUGGESTIONS = 3
+
+
+def _computed_suggestions(ticket: Ticket) -> list[Any] | None:
+    """What routing suggests for the ticket now, or None while routing has no `suggest`.
+
+    Imported here, not at the top: the routing engine is optional to this module, and
+    its absence (not its failure) is the one thing that is quietly tolerated.
+    """
+    try:
+        from routing.suggest import suggest
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("routing.suggest", "routing"):
+            raise  # the engine is there but one of its own imports is broken: a bug
+        return None
+    phone = ticket.contact.phone if ticket.contact is not None else None
+    return list(
+        suggest(ticket.content, address=ticket.address, phone=phone, lat=ticket.lat, lng=ticket.lng)
+    )
+
+
+def _as_plain(suggestion: Any) -> dict[str, Any]:
+    """One suggestion as the JSON the decision keeps (DESIGN.md's /routing/suggest shape)."""
+    if isinstance(suggestion, Mapping):
+        raw = dict(suggestion)
+    elif is_dataclass(suggestion) and not isinstance(suggestion, type):
+        raw = asdict(suggestion)
+    else:
+        raw = {
+            key: getattr(suggestion, key, None)
+            for key in ("category", "department", "territory", "score", "reasons")
+        }
+    score = raw.get("score")
+    return {
+        "category": raw.get("category"),
+        "department": raw.get("department"),
+        "territory": raw.get("territory"),
+        "score": round(float(score), 4) if score is not None else None,
+        "reasons": [str(reason) for reason in raw.get("reasons") or []],
+    }
+
+
+def _record_decision(
+    ticket: Ticket, actor: User, lead: Department, suggestions: Sequence[Any] | None
+) -> RoutingDecision:
+    """Keep what routing suggested next to what the office chose: overrides are training
+    data and a KPI of routing quality (`routing.quality.override_rate`)."""
+    if suggestions is None:
+        suggestions = _computed_suggestions(ticket) or []
+    kept = [_as_plain(s) for s in suggestions[:KEPT_SUGGESTIONS]]
+    rank = next((i for i, s in enumerate(kept, start=1) if s["department"] == lead.code), None)
+    territory_id = ticket.territory_id
+    if territory_id is None and rank is not None and kept[rank - 1]["territory"]:
+        # The office followed a suggestion whose place the ticket does not record yet.
+        territory_id = db.session.scalar(
+            select(Territory.id).where(Territory.code == kept[rank - 1]["territory"])
+        )
+    decision = RoutingDecision(
+        ticket_id=ticket.id,
+        suggestions=kept,
+        chosen_category_id=ticket.category_id,
+        chosen_department_id=lead.id,
+        chosen_territory_id=territory_id,
+        followed_rank=rank,
+        overridden=bool(kept) and rank != 1,
+        decided_by_id=actor.id,
+        decided_at=utcnow(),
+        catalogue_version_id=ticket.catalogue_version_id,
+    )
+    db.session.add(decision)
+    return decision
+
+
+def _reclassify(ticket: Ticket, code: str) -> str | None:
+    """The agent (re)classifies at dispatch; returns the previous category code."""
+    category = db.session.scalar(
+        select(Category).where(Category.code == code, Category.active.is_(True))
+    )
+    if category is None or category.parent_id is None:
+        raise NotFound(
+            f"no second-level category {code!r}", f"没有二级诉求分类 {code!r}", field="category"
+        )
+    previous = ticket.category.code if ticket.category is not None else None
+    ticket.category = category
+    return previous
+
+
+def _relocate(ticket: Ticket, code: str) -> None:
+    """The agent confirms where it happened (a street/town or district code)."""
+    territory = db.session.scalar(
+        select(Territory).where(Territory.code == code, Territory.active.is_(True))
+    )
+    if territory is None:
+        raise NotFound(f"no territory {code!r}", f"没有区划 {code!r}", field="territory")
+    ticket.territory = territory
+    ticket.territory_source = "agent"
+
+
 def _dispatch(
-    ticket: Ticket, actor: User, department: str, assisting: list[str], note: str | None
+    ticket: Ticket,
+    actor: User,
+    department: str,
+    assisting: list[str],
+    note: str | None,
+    *,
+    suggestions: Sequence[Any] | None = None,
+    **event: Any,
 ) -> None:
-    """Assign lead (+ assisting) units for a new round; the caller checked the state."""
+    """Assign lead (+ assisting) units for a new round and record the routing decision;
+    the caller checked the state. `suggestions` None: ask routing now."""
     lead = department_by_code(department)
     helpers = [department_by_code(code, field="assisting") for code in dict.fromkeys(assisting)]
     if any(h.id == lead.id for h in helpers):
         raise InvalidInput(
             "the lead unit cannot also assist", "主办单位不能同时作为协办单位", field="assisting"
         )
-    designated = ticket.dispatch_round >= config()["MAX_DISPATCH_ROUNDS"]
+    rounds = config()["MAX_DISPATCH_ROUNDS"]
+    designated = ticket.dispatch_round >= rounds
     if designated and actor.role not in (Role.DISPATCHER, Role.ADMIN):
         raise PermissionDenied(
-            "after three dispatch rounds only a dispatcher designates the unit",
-            "派单已满三轮，须由派单员指定承办单位",
+            f"after {rounds} dispatch rounds only a dispatcher designates the unit",
+            f"派单已满 {rounds} 轮，须由派单员指定承办单位",
+            rounds=rounds,
         )
     now = utcnow()
     sign_due = deadline_for(now, sign_limit(config(), ticket.urgency))
@@ -70,6 +201,9 @@ def _dispatch(
                 note=note,
             )
         )
+    decision = _record_decision(ticket, actor, lead, suggestions)
+    if decision.suggestions:
+        event.update(followed_rank=decision.followed_rank, overridden=decision.overridden)
     db.session.flush()
     record(
         ticket,
@@ -85,6 +219,7 @@ def _dispatch(
         sign_due_at=ticket.sign_due_at,
         due_at=ticket.due_at,
         provisional=ticket.deadline_provisional or None,
+        **event,
     )
 
 
@@ -95,9 +230,22 @@ def dispatch_ticket(
     department: str,
     assisting: list[str] | None = None,
     note: str | None = None,
+    category: str | None = None,
+    territory: str | None = None,
+    suggestions: Sequence[Mapping[str, Any]] | None = None,
 ) -> Ticket:
+    """派单: to a lead unit (+ assisting units), optionally (re)classifying and placing
+    the ticket; `suggestions` are what routing showed the agent (None: ask routing)."""
     ticket = begin_action(reference, "dispatch", actor)
-    _dispatch(ticket, actor, department, assisting or [], note)
+    event: dict[str, Any] = {}
+    if category is not None:
+        previous = _reclassify(ticket, category)
+        if previous != category:
+            event.update(category=category, previous_category=previous)
+    if territory is not None:
+        _relocate(ticket, territory)
+        event["territory"] = territory
+    _dispatch(ticket, actor, department, assisting or [], note, suggestions=suggestions, **event)
     db.session.commit()
     return ticket
 

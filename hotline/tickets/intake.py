@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -92,8 +93,17 @@ def existing_for(external_id: str) -> Ticket | None:
     return db.session.scalar(select(Ticket).where(Ticket.external_id == external_id))
 
 
-def open_ticket(new: NewTicket, actor: User | None) -> tuple[Ticket, bool]:
-    """Accept a request; returns (ticket, created). A repeated external id returns the first."""
+def open_ticket(
+    new: NewTicket,
+    actor: User | None,
+    *,
+    before_commit: Callable[[Ticket], None] | None = None,
+) -> tuple[Ticket, bool]:
+    """Accept a request; returns (ticket, created). A repeated external id returns the first.
+
+    `before_commit(ticket)` adds rows that must commit (or roll back) with the ticket,
+    such as its attachments.
+    """
     if new.external_id:
         earlier = existing_for(new.external_id)
         if earlier is not None:
@@ -159,6 +169,8 @@ def open_ticket(new: NewTicket, actor: User | None) -> tuple[Ticket, bool]:
         urgency=new.urgency,
     )
     messaging.notify_acceptance(ticket)  # the reference by SMS, where the channel calls for it
+    if before_commit is not None:
+        before_commit(ticket)
     try:
         db.session.commit()
     except IntegrityError:

@@ -9,6 +9,7 @@ from hotline.models import Ticket, User
 from hotline.tickets.closing import (
     answer_directly,
     hand_to_emergency,
+    merge_into,
     merge_ticket,
     reject_ticket,
     visit_ticket,
@@ -66,6 +67,7 @@ def perform(reference: str, action: str, actor: User, arguments: dict[str, Any])
 __all__ = [
     "ACTION_SERVICES",
     "NewTicket",
+    "merge_into",
     "normalise_phone",
     "open_ticket",
     "perform",

@@ -88,7 +88,8 @@ def test_upgrading_a_database_with_data_keeps_it(empty_database, tmp_path):
         )
         db.session.execute(
             text(
-                "INSERT INTO ticket (reference, status, channel, type, urgency, title, content, tags,"
+                "INSERT INTO ticket (reference, status, channel, type, urgency, title, content,"
+                " tags,"
                 " received_at, contact_id, confidential, anonymous, wants_reply, dispatch_round,"
                 " designated, deadline_provisional, extension_count, visit_attempts, redo_count,"
                 " is_repeat, urge_count, supervise_count, updated_at) VALUES ('R1', 'accepted',"

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from hotline.models.enums import Channel, TicketStatus, TicketType, Urgency
 from hotline.tickets.lifecycle import TRANSITIONS
-from web.api.schemas import ACTION_BODIES, TicketCreate
+from web.api.schemas import ACTION_BODIES, IncidentCreate, RoutingSuggest, TicketCreate
 
 REF = "#/components/schemas/{model}"
 
@@ -97,11 +97,193 @@ TICKET = {
 }
 
 
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+INCIDENT_SCHEMAS: dict[str, Any] = {
+    "DuplicateCandidates": {
+        "type": "object",
+        "required": ["candidates"],
+        "properties": {
+            "candidates": {
+                "type": "array",
+                "description": "best first",
+                "items": {
+                    "type": "object",
+                    "required": ["reference", "score", "reasons", "status", "title", "received_at"],
+                    "properties": {
+                        "reference": {"type": "string"},
+                        "score": {"type": "number", "minimum": 0, "maximum": 1},
+                        "reasons": _STRINGS,
+                        "status": {"enum": [s.value for s in TicketStatus]},
+                        "title": {"type": "string"},
+                        "received_at": {"type": "string", "format": "date-time"},
+                        "incident_group": {"type": ["integer", "null"]},
+                    },
+                },
+            }
+        },
+    },
+    "IncidentCandidates": {
+        "type": "object",
+        "required": ["candidates"],
+        "properties": {
+            "candidates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["references", "parent", "title", "count", "score", "reasons"],
+                    "properties": {
+                        "references": _STRINGS,
+                        "parent": {"type": "string", "description": "proposed parent"},
+                        "title": {"type": "string"},
+                        "category": {"type": ["string", "null"]},
+                        "territory": {"type": ["string", "null"]},
+                        "count": {"type": "integer"},
+                        "first_received_at": _TIME,
+                        "last_received_at": _TIME,
+                        "score": {"type": "number"},
+                        "reasons": _STRINGS,
+                    },
+                },
+            }
+        },
+    },
+    "IncidentGroup": {
+        "type": "object",
+        "required": ["id", "title", "parent", "tickets"],
+        "properties": {
+            "id": {"type": "integer"},
+            "title": {"type": "string"},
+            "category": {"type": ["string", "null"]},
+            "territory": {"type": ["string", "null"]},
+            "parent": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "created_at": _TIME,
+            "closed_at": _TIME,
+            "tickets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "reference": {"type": "string"},
+                        "role": {
+                            "enum": ["parent", "merged", "linked"],
+                            "description": "merged: closes with the parent; linked: "
+                            "already dispatched, answered by its own unit",
+                        },
+                        "status": {"enum": [s.value for s in TicketStatus]},
+                        "title": {"type": "string"},
+                        "department": {"type": ["string", "null"]},
+                        "received_at": _TIME,
+                        "closed_at": _TIME,
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _incident_paths(errors: dict[str, Any]) -> dict[str, Any]:
+    """Duplicate suggestions and incident groups (并单建议, 事件归并)."""
+
+    def window(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "description": description,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+
+    return {
+        "/tickets/{reference}/duplicates": {
+            "get": {
+                "summary": "Likely duplicates of a ticket (并单建议), best first",
+                "description": "Open, unmerged tickets: the same caller with similar text "
+                "within DUPLICATE_DAYS, or the same category and place with similar text "
+                "within DUPLICATE_WINDOW_HOURS. Merge with POST /tickets/{reference}/merge.",
+                "parameters": [_reference(), window("days", "the same-caller window, 1–90")],
+                "responses": {"200": _json("DuplicateCandidates"), **errors},
+            }
+        },
+        "/incidents/candidates": {
+            "get": {
+                "summary": "Bursts of near-identical tickets to group (事件归并建议)",
+                "parameters": [window("hours", "how far back to look")],
+                "responses": {"200": _json("IncidentCandidates"), **errors},
+            }
+        },
+        "/incidents": {
+            "post": {
+                "summary": "Group tickets about one event under a parent (dispatchers)",
+                "description": "Accepted tickets are merged into the parent and close with "
+                "its reply; dispatched ones join as linked.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="IncidentCreate")}}
+                    },
+                },
+                "responses": {"201": _json("IncidentGroup", "created"), **errors},
+            }
+        },
+        "/incidents/{group_id}": {
+            "get": {
+                "summary": "An incident group and its tickets",
+                "parameters": [
+                    {
+                        "name": "group_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {"200": _json("IncidentGroup"), **errors},
+            }
+        },
+    }
+
+
+ROUTING_SUGGESTIONS = {
+    "type": "object",
+    "required": ["suggestions"],
+    "properties": {
+        "suggestions": {
+            "type": "array",
+            "description": "best first, at most three, one per unit",
+            "items": {
+                "type": "object",
+                "required": ["category", "department", "territory", "score", "reasons"],
+                "properties": {
+                    "category": {"type": ["string", "null"]},
+                    "department": {"type": ["string", "null"]},
+                    "territory": {"type": ["string", "null"]},
+                    "score": {"type": "number", "minimum": 0, "maximum": 1},
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                    "category_name": {"type": ["string", "null"]},
+                    "department_name": {"type": ["string", "null"]},
+                    "territory_name": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "catalogue_version": {"type": ["integer", "null"]},
+        "model_version": {"type": ["integer", "null"]},
+    },
+}
+
+
 def build_document() -> dict[str, Any]:
-    models: list[type[BaseModel]] = [TicketCreate, *dict.fromkeys(ACTION_BODIES.values())]
+    models: list[type[BaseModel]] = [
+        TicketCreate,
+        *dict.fromkeys(ACTION_BODIES.values()),
+        IncidentCreate,
+        RoutingSuggest,
+    ]
     components = _schemas(models)
     components["Error"] = ERROR
     components["Ticket"] = TICKET
+    components.update(INCIDENT_SCHEMAS)
     components["TicketList"] = {
         "type": "object",
         "required": ["items", "total"],
@@ -112,6 +294,7 @@ def build_document() -> dict[str, Any]:
             "per_page": {"type": "integer"},
         },
     }
+    components["RoutingSuggestions"] = ROUTING_SUGGESTIONS
     errors = {
         "401": _error("not signed in"),
         "403": _error("role or unit may not do this"),
@@ -162,6 +345,21 @@ def build_document() -> dict[str, Any]:
                 "responses": {"200": _json("Ticket"), **errors},
             }
         },
+        "/routing/suggest": {
+            "post": {
+                "summary": "Routing suggestions (category, unit, territory), best first",
+                "description": "Roles: agent, dispatcher, supervisor, admin. At most three "
+                "suggestions, one per unit; `department` null is the hotline office's "
+                "coordination queue.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="RoutingSuggest")}}
+                    },
+                },
+                "responses": {"200": _json("RoutingSuggestions"), **errors},
+            }
+        },
         "/deadlines/preview": {
             "get": {
                 "summary": "Sign and handling deadlines for a type and urgency",
@@ -205,6 +403,7 @@ def build_document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_incident_paths(errors))
     for action, body in ACTION_BODIES.items():
         transition = TRANSITIONS[action]
         paths[f"/tickets/{{reference}}/{action}"] = {

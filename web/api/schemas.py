@@ -50,10 +50,30 @@ class TicketCreate(Body):
     line_dialled: str | None = Field(default=None, max_length=32)
 
 
+class RoutingSuggestion(BaseModel):
+    """One of routing's suggestions as POST /routing/suggest returned it; fields the
+    decision does not keep (names, extra detail) are ignored, so a console can send
+    the suggestions back exactly as it received them."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    category: str | None = Field(default=None, max_length=16)
+    # None: routing found no rule and proposed the hotline office's coordination queue.
+    department: str | None = Field(default=None, max_length=32)
+    territory: str | None = Field(default=None, max_length=16)
+    score: float | None = None
+    reasons: list[str] = Field(default_factory=list, max_length=20)
+
+
 class Dispatch(Body):
     department: str = Field(min_length=1, max_length=32)
     assisting: list[str] = Field(default_factory=list, max_length=10)
     note: str | None = Field(default=None, max_length=4000)
+    # The agent may (re)classify and place the ticket as they dispatch it.
+    category: str | None = Field(default=None, min_length=1, max_length=16)
+    territory: str | None = Field(default=None, min_length=1, max_length=16)
+    # What routing showed the agent, best first; omitted: the server asks routing itself.
+    suggestions: list[RoutingSuggestion] | None = Field(default=None, max_length=10)
 
 
 class Sign(Body):
@@ -124,6 +144,16 @@ class HandToEmergency(Body):
     note: str | None = Field(default=None, max_length=4000)
 
 
+class RoutingSuggest(Body):
+    """A request to route: its description and whatever says where it happened."""
+
+    text: str = Field(min_length=1, max_length=10000)
+    address: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=32)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+
+
 ACTION_BODIES: dict[str, type[Body]] = {
     "dispatch": Dispatch,
     "sign": Sign,
@@ -142,3 +172,12 @@ ACTION_BODIES: dict[str, type[Body]] = {
     "reject": Reject,
     "hand_to_emergency": HandToEmergency,
 }
+
+
+class IncidentCreate(Body):
+    """Group tickets about one event (事件归并) under the parent whose reply answers them."""
+
+    references: list[str] = Field(min_length=1, max_length=500)
+    parent: str = Field(min_length=1, max_length=32)
+    title: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=4000)

@@ -12,7 +12,17 @@ from sqlalchemy import select
 
 from hotline import privacy
 from hotline.extensions import db
-from hotline.models import Event, Message, Ticket, User
+from hotline.models import (
+    Category,
+    Department,
+    Event,
+    IncidentGroup,
+    Message,
+    RoutingDecision,
+    Territory,
+    Ticket,
+    User,
+)
 from hotline.tickets.access import identity_mode
 
 
@@ -84,6 +94,7 @@ def ticket_summary(ticket: Ticket, viewer: User) -> dict[str, Any]:
         "urge_count": ticket.urge_count,
         "supervise_count": ticket.supervise_count,
         "merged_into": ticket.merged_into.reference if ticket.merged_into else None,
+        "incident_group": ticket.incident_group_id,
         "caller": caller(ticket, viewer),
     }
 
@@ -107,6 +118,7 @@ def ticket_detail(ticket: Ticket, viewer: User) -> dict[str, Any]:
             if ticket.catalogue_version
             else None,
             "articles": [a.article_key for a in ticket.articles],
+            "routing": _routing(ticket),
             "assignments": [
                 {
                     "department": a.department.code,
@@ -159,3 +171,85 @@ def _peer(peer: str | None, mode: str) -> str | None:
     if mode == "hidden":
         return None
     return privacy.mask_phone(peer) if mode == "masked" else peer
+
+
+def _routing(ticket: Ticket) -> dict[str, Any] | None:
+    """The latest dispatch's routing decision: what was suggested, and whether it was followed."""
+    decision = db.session.scalar(
+        select(RoutingDecision)
+        .where(RoutingDecision.ticket_id == ticket.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+    )
+    if decision is None:
+        return None
+    chosen = db.session.get(Department, decision.chosen_department_id)
+    return {
+        "suggestions": decision.suggestions,
+        "chosen_department": chosen.code if chosen else None,
+        "followed_rank": decision.followed_rank,
+        "overridden": decision.overridden,
+        "decided_at": iso(decision.decided_at),
+    }
+
+
+def duplicate_candidate(candidate: Any) -> dict[str, Any]:
+    """A `routing.duplicates.Candidate` for the agent deciding on a merge (并单)."""
+    return {
+        "reference": candidate.reference,
+        "score": candidate.score,
+        "reasons": candidate.reasons,
+        "status": candidate.status,
+        "title": candidate.title,
+        "received_at": iso(candidate.received_at),
+        "incident_group": candidate.incident_group,
+    }
+
+
+def incident_candidate(candidate: Any) -> dict[str, Any]:
+    """A `routing.incidents.IncidentCandidate`: a burst the dispatcher may group."""
+    return {
+        "references": candidate.references,
+        "parent": candidate.parent,
+        "title": candidate.title,
+        "category": candidate.category,
+        "territory": candidate.territory,
+        "count": len(candidate.references),
+        "first_received_at": iso(candidate.first_received_at),
+        "last_received_at": iso(candidate.last_received_at),
+        "score": candidate.score,
+        "reasons": candidate.reasons,
+    }
+
+
+def incident_group(
+    group: IncidentGroup, members: list[tuple[Ticket, str]], viewer: User
+) -> dict[str, Any]:
+    """An incident group with its tickets and each one's part (parent, merged, linked)."""
+    return {
+        "id": group.id,
+        "title": group.title,
+        "category": _code(Category, group.category_id),
+        "territory": _code(Territory, group.territory_id),
+        "parent": group.parent_reference,
+        "note": group.note,
+        "created_at": iso(group.created_at),
+        "closed_at": iso(group.closed_at),
+        "tickets": [
+            {
+                "reference": t.reference,
+                "role": role,
+                "status": t.status,
+                "title": _text_for(identity_mode(viewer, t))(t.title),
+                "department": t.department.code if t.department else None,
+                "received_at": iso(t.received_at),
+                "closed_at": iso(t.closed_at),
+            }
+            for t, role in members
+        ],
+    }
+
+
+def _code(model: type[Category] | type[Territory], row_id: int | None) -> str | None:
+    row = db.session.get(model, row_id) if row_id is not None else None
+    return row.code if row is not None else None
