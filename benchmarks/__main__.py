@@ -16,15 +16,15 @@ the same run on the same machine (never asserted: targets are read, not tested).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
+
+from benchmarks.common import make_app
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -46,27 +46,6 @@ def summary(name: str, samples: list[float], unit: float = 1e3, label: str = "ms
         f"p99={p99:8.3f}{label}"
     )
     return statistics.median(ordered)
-
-
-def make_app(database_url: str | None):  # type: ignore[no-untyped-def]
-    from flask_migrate import upgrade
-
-    from hotline import create_app
-
-    os.environ.setdefault("HOTLINE_INSTANCE_PATH", tempfile.mkdtemp(prefix="hotline-bench-"))
-    url = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='hotline-bench-')}/bench.sqlite3"
-    app = create_app(
-        {
-            "SECRET_KEY": "bench",
-            "PII_KEY": "bench",
-            "SQLALCHEMY_DATABASE_URI": url,
-            "OUTBOX_RELAY_ON_COMMIT": False,
-            "SOCKETIO_MESSAGE_QUEUE": False,
-        }
-    )
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def bench_deadlines(app, count: int) -> None:  # type: ignore[no-untyped-def]

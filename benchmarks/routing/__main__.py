@@ -16,39 +16,18 @@ Three routers in one run:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import make_app
+
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_SET = ROOT / "benchmarks" / "routing" / "eval_set.yaml"
 DEV_SET = ROOT / "tests" / "routing" / "data" / "dev_set.yaml"
 TARGETS = {"unit_top1": 0.90, "unit_top3": 0.98, "p95_ms": 5.0}
-
-
-def make_app(database_url: str | None = None):  # type: ignore[no-untyped-def]
-    from flask_migrate import upgrade
-
-    from hotline import create_app
-
-    os.environ.setdefault("HOTLINE_INSTANCE_PATH", tempfile.mkdtemp(prefix="hotline-bench-"))
-    url = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='hotline-bench-')}/bench.sqlite3"
-    app = create_app(
-        {
-            "SECRET_KEY": "bench",
-            "PII_KEY": "bench",
-            "SQLALCHEMY_DATABASE_URI": url,
-            "OUTBOX_RELAY_ON_COMMIT": False,
-            "SOCKETIO_MESSAGE_QUEUE": False,
-        }
-    )
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def _percentile(values: Sequence[float], q: float) -> float:

@@ -18,17 +18,11 @@ from hotline.extensions import db
 from hotline.intake.chat import close_chat, post_agent_message
 from hotline.models import Message, Ticket
 from hotline.outbox import relay_pending
+from tests.web.browser import CHROMIUM as BROWSER_PATH
+from tests.web.browser import CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = str(BROWSER_PATH)
+FLAGS = CHROMIUM_ARGS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect

@@ -1,0 +1,29 @@
+"""What every benchmark needs: an app on a throwaway (or given) migrated database."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import Flask
+
+
+def make_app(database_url: str | None = None) -> Flask:
+    from flask_migrate import upgrade
+
+    from hotline import create_app
+
+    os.environ.setdefault("HOTLINE_INSTANCE_PATH", tempfile.mkdtemp(prefix="hotline-bench-"))
+    url = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='hotline-bench-')}/bench.sqlite3"
+    app = create_app(
+        {
+            "SECRET_KEY": "bench",
+            "PII_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "OUTBOX_RELAY_ON_COMMIT": False,
+            "SOCKETIO_MESSAGE_QUEUE": False,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
