@@ -128,12 +128,12 @@ def _history(actors: Actors, count: int, rng: random.Random) -> int:
     for index in range(count):
         if index < count - fresh:
             age_days = HISTORY_DAYS * (count - index) / count
-        else:
-            age_days = rng.uniform(0.02, 0.1)
-        local = (now - timedelta(days=age_days)).astimezone(tz)
-        received = local.replace(hour=rng.randint(8, 21), minute=rng.randint(0, 59), second=0)
-        if received >= now:
-            received = now - timedelta(minutes=rng.randint(30, 600))
+            local = (now - timedelta(days=age_days)).astimezone(tz)
+            received = local.replace(hour=rng.randint(8, 21), minute=rng.randint(0, 59), second=0)
+            if received >= now:
+                received = now - timedelta(minutes=rng.randint(30, 600))
+        else:  # minutes ago, whatever the time of day: these stay waiting to be signed
+            received = now - timedelta(minutes=rng.randint(5, 150))
         _one_ticket(actors, rng, received, now)
         made += 1
     return made
@@ -215,7 +215,7 @@ def _one_ticket(actors: Actors, rng: random.Random, received: datetime, now: dat
     if rng.random() < 0.07 and age_hours > 72:
         act("request_extension", lead, 24, days=5, reason="需协调多个部门现场核查")
         act("review_extension", actors.dispatcher, 3, approve=True, note="同意延期")
-    if age_hours < 24 * 5 and rng.random() < 0.5:
+    if age_hours < 24 * 8 and rng.random() < 0.75:
         return  # still being handled
     if rng.random() < 0.1 and age_hours > 24 * 6:
         act("urge", actors.supervisor, 24, note="请加快办理进度")
