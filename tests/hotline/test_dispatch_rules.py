@@ -17,27 +17,9 @@ from sqlalchemy import select
 from hotline.extensions import db
 from hotline.models import Category, Department, ReturnRequest, RoutingDecision, Territory, utcnow
 from routing.quality import override_rate, return_rates
+from tests.api_helpers import new_ticket, ok, refused
 
 SEND_BACK = {"reason": "不属本单位职责", "basis": "权责清单"}
-
-
-def new_ticket(staff, **extra: Any) -> str:  # type: ignore[no-untyped-def]
-    body = {"channel": "phone", "type": "complaint", "content": "楼下烧烤店油烟直排", **extra}
-    response = staff.post("agent", "/tickets", body)
-    assert response.status_code == 201, response.json
-    return response.json["reference"]
-
-
-def ok(response):  # type: ignore[no-untyped-def]
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def refused(response, status: int, code: str | None = None):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.json
-    if code:
-        assert response.json["error"]["code"] == code
-    return response.json["error"]
 
 
 def listed(staff, who: str) -> set[str]:  # type: ignore[no-untyped-def]

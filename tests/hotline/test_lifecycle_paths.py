@@ -11,32 +11,13 @@ from sqlalchemy import select
 from hotline.extensions import db
 from hotline.models import ReturnRequest, Ticket, TicketArticle
 from hotline.models.base import simulated_now
+from tests.api_helpers import new_ticket, ok, refused
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-def new_ticket(staff, **extra) -> str:  # type: ignore[no-untyped-def]
-    body = {"channel": "phone", "type": "complaint", "content": "噪音扰民", **extra}
-    response = staff.post("agent", "/tickets", body)
-    assert response.status_code == 201, response.json
-    return response.json["reference"]
-
-
-def ok(response):  # type: ignore[no-untyped-def]
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def refused(response, status: int, code: str | None = None):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.json
-    if code:
-        assert response.json["error"]["code"] == code
-    assert response.json["error"]["message"] and response.json["error"]["message_zh"]
-    return response.json["error"]
 
 
 def test_direct_answer_records_articles(staff):
