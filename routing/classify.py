@@ -55,10 +55,17 @@ FUZZY_FACTOR = 0.6  # one character typed as a homophone (社宝卡, 公基金, 
 FUZZY_LENGTHS = (2, 3, 4)
 PARTIAL_FACTOR = 0.4  # a 3-4 character term with one character different (电梯困住 ~ 电梯困人)
 PARTIAL_LENGTHS = (3, 4)
-# Characters too common to anchor a partial match (充了钱 must not find 卡充了).
-FUNCTION_CHARS = frozenset("了的是在有我你他她们这那个也都就不没很吗呢吧啊和与及或被把给到去来上下")
+# Characters too common to anchor a partial match (充了钱 must not find 卡充了), and too
+# common to stand for a typo: a homophone or near match whose odd character in the text is
+# one of them is an ordinary function word, not a mistyped term (的是 is not 的士, 出过 is
+# not 出国, 收了 is not 馊了).
+FUNCTION_CHARS = frozenset(
+    "了的是在有我你他她们这那个也都就不没很吗呢吧啊和与及或被把给到去来上下过"
+)
 LOCATIVE_FACTOR = 0.3  # the term names where, not what: 学校门口, 医院旁边
+# 电线杆上贴满小广告: the pole is where the ads are, not what the request is about.
 LOCATIVES = ("门口", "旁边", "附近", "对面", "隔壁", "周边", "周围", "后面", "侧边", "一带", "楼下")
+LOCATIVES += ("上贴", "上面贴", "上喷", "上涂")
 TEMPERATURE = 0.3
 _CLAUSE_BREAK = re.compile(r"[,.;:!?，。；：！？\n]")
 _DESCRIPTION_SPLIT = re.compile(r"[，、。；：:（）()“”\s]|以及|及|和|与|或|如|等|特别是|包括|含")
@@ -331,14 +338,19 @@ class CatalogueModel:
                 end = start + length
                 window = text[start:end]
                 for word in self.by_sound.get(tuple(tones[start:end]), ()):
+                    odd = [i for i in range(length) if word[i] != window[i]]
                     if (
                         word not in seen
-                        and sum(a != b for a, b in zip(word, window, strict=True)) == 1
+                        and len(odd) == 1
+                        and window[odd[0]] not in FUNCTION_CHARS
+                        and any(c not in FUNCTION_CHARS for c in word.replace(word[odd[0]], ""))
                     ):
                         seen.add(word)
                         found.append((start, end, word, FUZZY))
                 if length in PARTIAL_LENGTHS:
                     for i in range(length):
+                        if window[i] in FUNCTION_CHARS:
+                            continue
                         for word in self.masked.get(window[:i] + "?" + window[i + 1 :], ()):
                             if word not in seen:
                                 seen.add(word)

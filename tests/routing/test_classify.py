@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from routing.suggest import Engine, data_from_document
 from routing.text import normalise
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev_set.yaml"
+HOLDOUT_SET = Path(__file__).resolve().parent / "data" / "holdout_set.yaml"
 
 
 @functools.cache
@@ -115,12 +117,32 @@ def test_lexicon_entries_need_the_catalogue_name_to_match() -> None:
     assert Classifier(model).classify("苹果", [])[0][0].code == "0001"
 
 
-def test_the_dev_set_is_well_formed() -> None:
-    items = read_labelled(DEV_SET.read_bytes(), DEV_SET.name)
-    assert len(items) >= 150
-    codes = {c.code for c in engine().data.categories}
-    assert {i.category for i in items} == codes  # every category at least once
-    assert all(i.unit for i in items)
+@pytest.mark.parametrize(
+    ("path", "least", "per_category"), [(DEV_SET, 150, 1), (HOLDOUT_SET, 240, 2)]
+)
+def test_the_labelled_sets_are_well_formed(path: Path, least: int, per_category: int) -> None:
+    """Every code exists, every category is there, and each unit follows the catalogue rule:
+    vertical -> the category's department; territorial -> the government owning the
+    territory's district, or the category's department when there is no territory."""
+    items = read_labelled(path.read_bytes(), path.name)
+    assert len(items) >= least
+    document = parse_catalogue(PACKAGED_CATALOGUE.read_bytes(), PACKAGED_CATALOGUE.name)
+    rules = {c["code"]: c for g in document["categories"] for c in g["children"]}
+    counts = Counter(i.category for i in items)
+    assert set(counts) == set(rules)  # every category
+    assert min(counts.values()) >= per_category
+    territories = {t["code"] for t in document["territories"]} | {
+        c["code"] for t in document["territories"] for c in t.get("children", [])
+    }
+    governments = {d["territory"]: d["code"] for d in document["departments"] if d.get("territory")}
+    for item in items:
+        assert item.territory is None or item.territory in territories, item.text
+        rule = rules[item.category]
+        if rule["routing"] == "territorial" and item.territory is not None:
+            expected = governments[item.territory[:6]]
+        else:
+            expected = rule["department"]
+        assert item.unit == expected, item.text
 
 
 # --------------------------------------------------------------------------- learned model
