@@ -134,6 +134,7 @@ def register_app_commands(app: Flask) -> None:
     from hotline.demo import demo_command
     from hotline.intake.lines_cli import lines_command
     from hotline.runner import serve_command, worker_command
+    from knowledge_base.cli import kb_cli
     from routing.cli import catalogue_cli, routing_cli
 
     for command in (
@@ -143,6 +144,7 @@ def register_app_commands(app: Flask) -> None:
         calendar_cli,
         catalogue_cli,
         routing_cli,
+        kb_cli,
         demo_command,
         lines_command,
         serve_command,

@@ -118,6 +118,17 @@ class Config:
     INCIDENT_TEXT_THRESHOLD = 0.10
     RATELIMIT_HEADERS_ENABLED = True
 
+    # Knowledge base. Search: bm25/ts_rank field weights, the share of the final score
+    # that is the question's coverage, and the score under which an article is not a
+    # useful answer (the question then counts as a knowledge gap).
+    KB_FIELD_WEIGHTS = {"title": 10.0, "keywords": 6.0, "body": 1.0, "sounds": 0.5}
+    KB_COVERAGE_SHARE = 0.6
+    KB_MIN_SCORE = 0.35
+    # A changed service guide must be published within this of its approval.
+    KB_GUIDE_PUBLISH_LIMIT = {"amount": 1, "unit": "working_days"}
+    # The reviewer of a version must not be its author (four-eyes review).
+    KB_FOUR_EYES = True
+
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_TRANSLATION_DIRECTORIES = str(
         Path(__file__).resolve().parent.parent / "web" / "translations"

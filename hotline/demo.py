@@ -25,6 +25,9 @@ from hotline.models.base import simulated_now
 from hotline.tickets import service
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "routing" / "data" / "jiangmen_catalogue.yaml"
+DEMO_KNOWLEDGE_BASE = (
+    Path(__file__).resolve().parent.parent / "knowledge_base" / "data" / "demo_kb.yaml"
+)
 HISTORY_DAYS = 90
 
 
@@ -52,6 +55,7 @@ def load_demo(tickets: int = 300, seed: int = 12345) -> dict[str, int]:
     current_app.config["OUTBOX_RELAY_ON_COMMIT"] = False  # history is not news: no pushes
     try:
         import_catalogue(CATALOGUE, imported_by="demo")
+        _load_knowledge_base()
         for username, display, role, unit in DEMO_USERS:
             add_user(username, role, display_name=display, department_code=unit)
         actors = _actors()
@@ -85,6 +89,15 @@ def _reconnect(synchronous: str) -> None:
     current_app.config["SQLITE_SYNCHRONOUS"] = synchronous
     db.session.remove()
     db.engine.dispose()
+
+
+def _load_knowledge_base() -> None:
+    """The demo knowledge base and search synonyms, as a city would import them."""
+    from knowledge_base.io import import_knowledge_base
+    from knowledge_base.synonyms import DEFAULT_FILE, load_file, replace_synonyms
+
+    replace_synonyms(load_file(DEFAULT_FILE), actor=None)
+    import_knowledge_base(DEMO_KNOWLEDGE_BASE)
 
 
 def _actors() -> Actors:
@@ -175,7 +188,12 @@ def _one_ticket(actors: Actors, rng: random.Random, received: datetime, now: dat
             service.perform(ref, action, user, dict(args))
 
     if kind == "consult" and draw < 0.5:
-        act("answer_directly", actors.agent, 0.1, articles=[], text="已根据知识库口径答复来电人。")
+        from knowledge_base.search import search
+
+        found = search(content, channel="hotline", limit=1).hits
+        articles = [found[0].article.key] if found else []
+        text = found[0].snippet if found else "已根据知识库口径答复来电人。"
+        act("answer_directly", actors.agent, 0.1, articles=articles, text=text)
         return
     if draw < 0.03:
         act("reject", actors.agent, 0.1, reason="out_of_jurisdiction", note="不属于本市管辖范围")

@@ -54,11 +54,14 @@ def send_sms(message_id: int) -> str:
 def catch_up() -> int:
     """The worker's periodic round: relay pending outbox rows, then finish any stored
     inbound request whose processing never completed (a crash, the database or Redis
-    down at the time). Returns how many outbox rows were relayed."""
+    down at the time), and alert on service guides approved but not published in time.
+    Returns how many outbox rows were relayed."""
     from hotline.intake.raw import replay_unprocessed
     from hotline.outbox import relay_pending
+    from knowledge_base.articles import flag_late_publications
 
     with app_context():
         relayed = relay_pending()
         replay_unprocessed()
+        flag_late_publications()
         return relayed

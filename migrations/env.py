@@ -38,9 +38,16 @@ target_db = current_app.extensions["migrate"].db
 # ... etc.
 
 
+# Full-text search objects live only in their migrations (0004): SQLite's FTS5 tables
+# and PostgreSQL's tsvector column and its GIN index. The models do not describe them.
+SEARCH_ONLY_NAMES = frozenset({"search_vector", "ix_kb_search_document_vector"})
+
+
 def include_name(name, type_, parent_names):
-    """Leave full-text search tables (SQLite FTS5 shadow tables) to their own migrations."""
-    return not (type_ == "table" and name and "_fts" in name)
+    """Leave full-text search objects to their own migrations."""
+    if type_ == "table" and name and "_fts" in name:
+        return False
+    return name not in SEARCH_ONLY_NAMES
 
 
 def get_metadata():

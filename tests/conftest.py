@@ -72,6 +72,8 @@ def _empty_all_tables() -> None:
     else:
         for table in tables:
             db.session.execute(table.delete())
+        # The knowledge base's FTS5 index is not a model (migration 0004 makes it).
+        db.session.execute(text("DELETE FROM kb_fts"))
     db.session.commit()
 
 

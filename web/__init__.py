@@ -13,13 +13,24 @@ def register(app: Flask) -> None:
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.chat import bp as chat_bp
+    from web.kb_admin import bp as kb_admin_bp
     from web.lines import bp as lines_bp
     from web.main import bp as main_bp
     from web.portal import bp as portal_bp
     from web.twilio import bp as twilio_bp
     from web.window import bp as window_bp
 
-    for blueprint in (api_bp, auth_bp, chat_bp, lines_bp, main_bp, portal_bp, twilio_bp, window_bp):
+    for blueprint in (
+        api_bp,
+        auth_bp,
+        chat_bp,
+        kb_admin_bp,
+        lines_bp,
+        main_bp,
+        portal_bp,
+        twilio_bp,
+        window_bp,
+    ):
         app.register_blueprint(blueprint)
     app.after_request(security_headers)
     app.add_template_filter(localtime)

@@ -17,6 +17,14 @@ from hotline.models.intake import (
     ChatSession,
     InboundRequest,
 )
+from hotline.models.kb import (
+    Article,
+    ArticleFeedback,
+    ArticleVersion,
+    KnowledgeGap,
+    SearchDocument,
+    SynonymGroup,
+)
 from hotline.models.ops import (
     AuditChainHead,
     CalendarDay,
@@ -55,6 +63,12 @@ from hotline.models.tickets import (
 from hotline.models.users import ApiToken, User
 
 __all__ = [
+    "Article",
+    "ArticleFeedback",
+    "ArticleVersion",
+    "KnowledgeGap",
+    "SearchDocument",
+    "SynonymGroup",
     "IncidentGroup",
     "RoutingDecision",
     "RoutingModel",

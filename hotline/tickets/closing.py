@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hotline.errors import InvalidInput, NotFound, RuleViolation
 from hotline.extensions import db
 from hotline.models import (
+    Article,
     IncidentGroup,
     Ticket,
     TicketArticle,
@@ -144,6 +145,16 @@ def answer_directly(reference: str, actor: User, *, articles: list[str], text: s
     if not text.strip():
         raise InvalidInput("answer text is required", "请填写答复内容", field="text")
     keys = list(dict.fromkeys(a.strip() for a in articles if a.strip()))
+    known = (
+        set(db.session.scalars(select(Article.key).where(Article.key.in_(keys)))) if keys else set()
+    )
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise InvalidInput(
+            f"unknown knowledge-base article(s): {', '.join(unknown)}",
+            f"知识库文章不存在：{'、'.join(unknown)}",
+            field="articles",
+        )
     for key in keys:
         db.session.add(TicketArticle(ticket_id=ticket.id, article_key=key))
     ticket.reply_text = text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,8 +21,19 @@ def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
+SAMPLE_KB = Path(__file__).resolve().parent.parent / "knowledge_base" / "data" / "kb.sample.yaml"
+
+
 def test_direct_answer_records_articles(staff):
+    from knowledge_base.io import import_knowledge_base
+
+    import_knowledge_base(SAMPLE_KB)
     ref = new_ticket(staff, type="consult")
+    refused(
+        staff.act("agent", ref, "answer_directly", {"articles": ["kb-0404"], "text": "答复"}),
+        422,
+        "invalid_input",
+    )
     t = ok(
         staff.act(
             "agent",

@@ -69,7 +69,19 @@ def test_models_and_migrations_agree(app):
             connection, opts={"compare_type": True, "render_as_batch": True}
         )
         differences = compare_metadata(context, db.metadata)
-    assert differences == []
+    assert [d for d in differences if not _search_only(d)] == []
+
+
+def _search_only(difference: tuple) -> bool:
+    """The full-text search objects of migration 0004, which no model describes."""
+    kind, *rest = difference
+    if kind == "remove_table":
+        return "_fts" in rest[0].name
+    if kind == "remove_index":
+        return rest[0].name == "ix_kb_search_document_vector"
+    if kind == "remove_column":
+        return rest[2].name == "search_vector"
+    return False
 
 
 def test_upgrading_a_database_with_data_keeps_it(empty_database, tmp_path):

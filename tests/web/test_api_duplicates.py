@@ -4,6 +4,7 @@ merge, and the parent's reply closing the tickets that follow it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,8 @@ POWER = [
     "台城石花路停电一个钟了，几时来电",
     "石花路又停电了，成条街都冇电",
 ]
+
+SAMPLE_KB = Path(__file__).resolve().parent.parent / "knowledge_base" / "data" / "kb.sample.yaml"
 
 
 @pytest.fixture
@@ -109,6 +112,9 @@ def test_duplicates_are_suggested_merged_and_closed_by_the_parents_visit(office)
 
 
 def test_a_direct_answer_to_the_parent_closes_the_repeat_call(office):
+    from knowledge_base.io import import_knowledge_base
+
+    import_knowledge_base(SAMPLE_KB)
     first = new_ticket(
         office,
         "小朋友城乡居民医保断缴了还能补交吗，要去哪里办",

@@ -45,6 +45,8 @@ def readyz():  # type: ignore[no-untyped-def]
 @bp.get("/")
 @login_required
 def home():  # type: ignore[no-untyped-def]
+    if current_user.role == Role.EDITOR:  # knowledge editors work on the knowledge base
+        return redirect(url_for("kb_admin.index"))
     return redirect(url_for("main.tickets"))
 
 

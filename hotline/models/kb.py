@@ -1,0 +1,187 @@
+"""Knowledge base (统一知识库): articles, their versions, the search index, synonyms,
+knowledge gaps and citizens' feedback.
+
+An article is the stable identity (`kb-0001`, the key cities use in their files); its
+content lives in versions, each kept for ever. The live (published) version is the one
+every channel answers from; a newer version may be in draft or review beside it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.models.base import Base, UTCDateTime, utcnow
+from hotline.models.org import Category, Department
+
+
+class Article(Base):
+    """One knowledge item, with the fields every channel filters on copied from its live
+    version (so listing and filtering never join the version history)."""
+
+    __tablename__ = "kb_article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    # draft (never published) | published | withdrawn; "expired" is computed from dates.
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    head_number: Mapped[int] = mapped_column(Integer, default=1)
+    live_number: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    on_hotline: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_portal: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_window: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    helpful_count: Mapped[int] = mapped_column(Integer, default=0)
+    unhelpful_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    versions: Mapped[list[ArticleVersion]] = relationship(
+        back_populates="article", order_by="ArticleVersion.number"
+    )
+
+
+class ArticleVersion(Base):
+    """One version of an article's content and where it stands in review."""
+
+    __tablename__ = "kb_article_version"
+    __table_args__ = (UniqueConstraint("article_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_article.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    # draft | review | approved | published | superseded | rejected | withdrawn
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    body: Mapped[str] = mapped_column(Text)  # Markdown
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    materials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issuing_unit: Mapped[str | None] = mapped_column(String(128))
+    document_number: Mapped[str | None] = mapped_column(String(64))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    on_hotline: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_portal: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_window: Mapped[bool] = mapped_column(Boolean, default=True)
+    change_note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(12), default="editor")  # editor | import
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(Text)
+    # Service guides: publication is due within KB_GUIDE_PUBLISH_LIMIT of approval.
+    publish_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    article: Mapped[Article] = relationship(back_populates="versions")
+    category: Mapped[Category | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+
+    def content(self) -> dict[str, Any]:
+        """The fields an editor changes (what two versions are compared on)."""
+        return {
+            "title": self.title,
+            "kind": self.kind,
+            "category": self.category.code if self.category else None,
+            "department": self.department.code if self.department else None,
+            "body": self.body,
+            "keywords": list(self.keywords or []),
+            "materials": list(self.materials or []),
+            "issuing_unit": self.issuing_unit,
+            "document_number": self.document_number,
+            "effective_from": self.effective_from,
+            "effective_to": self.effective_to,
+            "channels": [
+                name
+                for name, on in (
+                    ("hotline", self.on_hotline),
+                    ("portal", self.on_portal),
+                    ("window", self.on_window),
+                )
+                if on
+            ],
+        }
+
+
+class SearchDocument(Base):
+    """The live version's search terms (space-separated), one row per searchable article.
+
+    SQLite mirrors these into the FTS5 table `kb_fts` (rowid = article id); PostgreSQL
+    indexes them with a GIN expression index over weighted `tsvector`s (migration 0004).
+    """
+
+    __tablename__ = "kb_search_document"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_article.id"), primary_key=True)
+    title_terms: Mapped[str] = mapped_column(Text, default="")
+    keyword_terms: Mapped[str] = mapped_column(Text, default="")
+    body_terms: Mapped[str] = mapped_column(Text, default="")
+    sound_terms: Mapped[str] = mapped_column(Text, default="")
+
+
+class SynonymGroup(Base):
+    """Terms that mean the same to a citizen (社保卡/医保卡/社会保障卡); editable data."""
+
+    __tablename__ = "kb_synonym_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KnowledgeGap(Base):
+    """A question the knowledge base had no useful answer for, counted per normalised query."""
+
+    __tablename__ = "kb_gap"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_key: Mapped[str] = mapped_column(String(200), unique=True)
+    query: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(String(16), default="no_result")  # | unhelpful
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class ArticleFeedback(Base):
+    """A citizen's or clerk's "helpful / not helpful" on an article."""
+
+    __tablename__ = "kb_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_article.id"), index=True)
+    version_number: Mapped[int | None] = mapped_column(Integer)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    channel: Mapped[str] = mapped_column(String(12))
+    query: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,240 @@
+"""The search index inside the database: write and remove an article's terms.
+
+One `kb_search_document` row per searchable article holds its terms. SQLite mirrors
+them into the FTS5 table `kb_fts`; PostgreSQL keeps a weighted `tsvector` column
+(`search_vector`, migration 0004) built here from a literal, so lexemes are stored
+exactly as segmented (PostgreSQL's own parser would not know Chinese words).
+Writes happen in the caller's transaction: the index can never disagree with what
+was published.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import bindparam, func, select, text
+
+from hotline.extensions import db
+from hotline.models import Article, ArticleVersion, SearchDocument, SynonymGroup
+from knowledge_base.text import Analyzer, Terms, safe_term
+
+_MARKUP = re.compile(r"[#>*_`\[\]()|~-]+|!\[|https?://\S+")
+_VOCABULARY_TTL_S = 5.0
+_MAX_POSITION = 16383
+_MAX_POSITIONS_PER_LEXEME = 64
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown without its markup, for terms and snippets."""
+    return re.sub(r"\s+", " ", _MARKUP.sub(" ", markdown or "")).strip()
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+# --- the analyzer, with the knowledge base's own vocabulary --------------------------
+
+_analyzer = Analyzer()
+_vocabulary: dict[str, Any] = {"signature": None, "checked": 0.0}
+_vocabulary_lock = threading.Lock()
+
+
+def _signature() -> tuple[Any, ...]:
+    synonyms = db.session.execute(
+        select(func.count(SynonymGroup.id), func.max(SynonymGroup.updated_at))
+    ).one()
+    articles = db.session.execute(
+        select(
+            func.count(Article.id), func.max(Article.published_at), func.max(Article.withdrawn_at)
+        )
+    ).one()
+    return (*synonyms, *articles)
+
+
+def analyzer() -> Analyzer:
+    """The process's analyzer, its synonyms and keywords reloaded when the data changed."""
+    now = time.monotonic()
+    if now - _vocabulary["checked"] < _VOCABULARY_TTL_S and _vocabulary["signature"]:
+        return _analyzer
+    signature = _signature()
+    with _vocabulary_lock:
+        _vocabulary["checked"] = now
+        if signature != _vocabulary["signature"]:
+            city = current_app.config.get("CITY_NAME") or ""
+            _analyzer.add_stopwords({city, city.removesuffix("市")} - {""})
+            groups = db.session.scalars(select(SynonymGroup.terms)).all()
+            _analyzer.set_synonyms(groups)
+            keywords = db.session.scalars(
+                select(ArticleVersion.keywords).where(ArticleVersion.state == "published")
+            ).all()
+            _analyzer.add_words(k for row in keywords for k in (row or []))
+            _vocabulary["signature"] = signature
+            _frequencies.clear()
+    return _analyzer
+
+
+def forget_frequencies() -> None:
+    """Term frequencies changed (an article was published or withdrawn in this process)."""
+    _frequencies.clear()
+
+
+def forget_vocabulary() -> None:
+    """Make the next search reload synonyms and keywords (after an edit in this process)."""
+    _vocabulary["signature"] = None
+    _vocabulary["checked"] = 0.0
+    _frequencies.clear()
+
+
+# --- document frequencies (how common a term is: common terms decide little) ---------
+
+_frequencies: dict[str, int] = {}
+_FREQUENCY_CACHE_SIZE = 50_000
+
+
+def document_count() -> int:
+    if "" not in _frequencies:
+        _frequencies[""] = db.session.scalar(select(func.count(SearchDocument.article_id))) or 0
+    return _frequencies[""]
+
+
+def document_frequencies(terms: list[str]) -> dict[str, int]:
+    """How many searchable articles contain each term (cached until the index changes)."""
+    missing = [t for t in dict.fromkeys(terms) if t and t not in _frequencies]
+    if missing:
+        if len(_frequencies) > _FREQUENCY_CACHE_SIZE:
+            _frequencies.clear()
+        found: dict[str, int] = dict.fromkeys(missing, 0)
+        if dialect() == "sqlite":
+            rows = db.session.execute(
+                text("SELECT term, doc FROM kb_fts_vocab WHERE term IN :terms").bindparams(
+                    bindparam("terms", expanding=True)
+                ),
+                {"terms": missing},
+            )
+        else:
+            rows = db.session.execute(
+                text(
+                    "SELECT term, (SELECT count(*) FROM kb_search_document d "
+                    "WHERE d.search_vector @@ CAST(quote_literal(term) AS tsquery)) "
+                    "FROM unnest(CAST(:terms AS text[])) AS term"
+                ),
+                {"terms": missing},
+            )
+        found.update({term: int(count) for term, count in rows})
+        _frequencies.update(found)
+    return {t: _frequencies.get(t, 0) for t in terms}
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+def document_terms(version: ArticleVersion) -> dict[str, Terms]:
+    """Terms of each field of a version: title, keywords, body (with materials), sounds."""
+    tool = analyzer()
+    tool.add_words(version.keywords or [])
+    keywords = list(version.keywords or [])
+    title = tool.document(version.title)
+    keyword_terms = tool.document(" ".join(keywords))
+    whole = tuple(t for t in (safe_term(k.lower()) for k in keywords) if t)
+    keyword_terms = Terms(
+        words=keyword_terms.words + whole, grams=keyword_terms.grams, sounds=keyword_terms.sounds
+    )
+    body = tool.document(plain_text(version.body) + " " + " ".join(version.materials or []))
+    return {"title": title, "keywords": keyword_terms, "body": body}
+
+
+def index_article(article: Article, version: ArticleVersion) -> None:
+    """(Re)write the article's search terms from `version` (its live content)."""
+    fields = document_terms(version)
+    sounds = [s for terms in fields.values() for s in terms.sounds]
+    row = db.session.get(SearchDocument, article.id)
+    if row is None:
+        row = SearchDocument(article_id=article.id)
+        db.session.add(row)
+    row.title_terms = fields["title"].index_text()
+    row.keyword_terms = fields["keywords"].index_text()
+    row.body_terms = fields["body"].index_text()
+    row.sound_terms = " ".join(sounds)
+    db.session.flush()
+    if dialect() == "sqlite":
+        db.session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": article.id})
+        db.session.execute(
+            text(
+                "INSERT INTO kb_fts (rowid, title, keywords, body, sounds) "
+                "VALUES (:id, :title, :keywords, :body, :sounds)"
+            ),
+            {
+                "id": article.id,
+                "title": row.title_terms,
+                "keywords": row.keyword_terms,
+                "body": row.body_terms,
+                "sounds": row.sound_terms,
+            },
+        )
+    else:
+        literal = tsvector_literal(
+            [
+                (row.title_terms, "A"),
+                (row.keyword_terms, "B"),
+                (row.body_terms, "C"),
+                (row.sound_terms, "D"),
+            ]
+        )
+        db.session.execute(
+            text(
+                "UPDATE kb_search_document SET search_vector = CAST(:vector AS tsvector) "
+                "WHERE article_id = :id"
+            ),
+            {"vector": literal, "id": article.id},
+        )
+    forget_frequencies()
+
+
+def unindex_article(article: Article) -> None:
+    """Remove the article from search (withdrawn, or never published)."""
+    row = db.session.get(SearchDocument, article.id)
+    if row is not None:
+        db.session.delete(row)
+        db.session.flush()
+    if dialect() == "sqlite":
+        db.session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": article.id})
+    forget_frequencies()
+
+
+def tsvector_literal(fields: list[tuple[str, str]]) -> str:
+    """A tsvector in PostgreSQL's input syntax: each term verbatim, with positions and
+    the field's weight (A title, B keywords, C body, D sounds)."""
+    positions: dict[str, list[str]] = defaultdict(list)
+    position = 0
+    for terms, weight in fields:
+        for term in terms.split():
+            position = min(position + 1, _MAX_POSITION)
+            slots = positions[term]
+            if len(slots) < _MAX_POSITIONS_PER_LEXEME:
+                slots.append(f"{position}{weight}")
+    return " ".join(f"'{term}':{','.join(slots)}" for term, slots in positions.items())
+
+
+def reindex_all() -> int:
+    """Rebuild every published article's terms (after the synonyms or the segmenter changed)."""
+    forget_vocabulary()
+    count = 0
+    rows = db.session.execute(
+        select(Article, ArticleVersion)
+        .join(
+            ArticleVersion,
+            (ArticleVersion.article_id == Article.id)
+            & (ArticleVersion.number == Article.live_number),
+        )
+        .where(Article.status == "published")
+    ).all()
+    for article, version in rows:
+        index_article(article, version)
+        count += 1
+    return count

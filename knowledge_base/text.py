@@ -1,0 +1,274 @@
+"""Chinese text for search: the terms an article is indexed under and a query asks for.
+
+Three kinds of term, so that any way a citizen types a question meets the article:
+- words: jieba's segmentation with the knowledge base's own words added (keywords,
+  synonyms), e.g. 社保卡, 补办;
+- character bigrams of every run of content characters, so any multi-character query
+  matches even when jieba cuts the article differently (社保 in 社会保障卡 does not,
+  but 保障 and 障卡 do);
+- sounds: bigrams of toneless, fuzzy pinyin (`shebao`), which is how homophone typos
+  from pinyin input (社宝卡, 公基金, 身份正) still find the article.
+
+Normalisation is routing's: NFKC, traditional → simplified, written Cantonese →
+Mandarin (咭 → 卡, 揾 → 找, 屋企 → 家里), lower case.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from routing.text import STOPWORDS as ROUTING_STOPWORDS
+from routing.text import Segmenter, normalise, sounds
+
+# Words that carry no meaning for finding an answer. Routing's list, minus words that
+# name what an article is about (投诉, 咨询 …), plus the fillers of a spoken question.
+_EXTRA_STOP = (
+    "请问 想问 问下 问一下 一下 请教 知道 了解 告诉 帮忙 帮我 麻烦 谢谢 你好 您好 喂 "
+    "怎么办 怎么样 如何 怎样 点样 应该 需要 能不能 可不可以 可否 是否 是不是 有没有 "
+    "能否 哪些 哪个 哪儿 怎么 什么样 多久 之类 那么 这么 然后 所以 因为 如果 就是 "
+    "自己 本人 我家 家里 啊 嗯 哎 呃 么 吖 喇 咯 嘞 啰 办理 办 弄 搞"
+)
+STOPWORDS = (ROUTING_STOPWORDS - {"投诉", "咨询", "反映", "部门", "处理"}) | frozenset(
+    _EXTRA_STOP.split()
+)
+
+_CONTENT = re.compile(r"[\u3400-\u9fff]+|[a-z0-9]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_TERM_SAFE = re.compile(r"[^\w]+")
+MAX_QUERY_TERMS = 96
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A text's terms by kind, in order of first appearance, without repeats."""
+
+    words: tuple[str, ...] = ()
+    grams: tuple[str, ...] = ()
+    sounds: tuple[str, ...] = ()
+
+    def index_text(self) -> str:
+        """Words and bigrams, space-separated, repeats kept (term frequency counts)."""
+        return " ".join((*self.words, *self.grams))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing a question asks about: a word (with its synonyms), the bigrams it is made
+    of (partial evidence for long words) and its sounds (homophone typos)."""
+
+    word: str
+    terms: tuple[str, ...]
+    grams: tuple[str, ...]
+    sounds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a search asks for: its own terms, synonym expansions, and the sounds."""
+
+    text: str
+    normalised: str
+    words: tuple[str, ...]
+    grams: tuple[str, ...]
+    expansions: tuple[str, ...]
+    sounds: tuple[str, ...]
+    concepts: tuple[tuple[str, ...], ...] = field(default=())
+    units: tuple[Unit, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.grams or self.expansions or self.sounds)
+
+    def match_terms(self) -> list[str]:
+        """Meaning terms (words, expansions, bigrams), capped, most specific first."""
+        ordered = list(dict.fromkeys((*self.expansions, *self.words, *self.grams)))
+        return ordered[:MAX_QUERY_TERMS]
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def safe_term(term: str) -> str:
+    """A term as the index stores it: word characters only (quotes can never break a query)."""
+    return _TERM_SAFE.sub("", term)
+
+
+class Analyzer:
+    """Segmentation and synonyms for the knowledge base (one per process, data reloadable)."""
+
+    def __init__(self) -> None:
+        self._segmenter = Segmenter()
+        self._stopwords: frozenset[str] = STOPWORDS
+        self._lock = threading.Lock()
+        self._synonyms: dict[str, tuple[str, ...]] = {}
+        self._synonym_pattern: re.Pattern[str] | None = None
+
+    # --- vocabulary ---------------------------------------------------------------
+
+    def add_stopwords(self, words: Iterable[str]) -> None:
+        """Words that decide nothing in this city's questions (its own name)."""
+        extra = {normalise(w) for w in words if w}
+        self._stopwords = self._stopwords | extra
+        self.add_words(extra)
+
+    def add_words(self, words: Iterable[str]) -> None:
+        """Teach jieba the knowledge base's words (keywords, synonyms, titles' terms)."""
+        self._segmenter.add_words(w for w in words if w and len(w) <= 12)
+
+    def set_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
+        """Replace the synonym table; every term of a group expands to all the others."""
+        table: dict[str, tuple[str, ...]] = {}
+        for group in groups:
+            terms = _unique(t for t in (normalise(x) for x in group) if len(t) >= 2)
+            for term in terms:
+                table[term] = _unique((*table.get(term, ()), *terms))
+        self.add_words(table)
+        pattern = None
+        if table:
+            alternatives = sorted(table, key=len, reverse=True)
+            pattern = re.compile("|".join(map(re.escape, alternatives)))
+        with self._lock:
+            self._synonyms = table
+            self._synonym_pattern = pattern
+
+    # --- analysis -----------------------------------------------------------------
+
+    def _runs(self, normalised: str) -> tuple[list[str], list[str]]:
+        """(content words, runs): stop words and punctuation removed; a run is the text
+        between two removed tokens, which is where bigrams and sounds may span."""
+        words, runs, _ = self._pieces(normalised)
+        return words, runs
+
+    def _pieces(self, normalised: str) -> tuple[list[str], list[str], list[str]]:
+        """Content words, runs, and the question's word-like pieces: every word of two or
+        more characters, and each stretch of single characters (where a typo broke a word
+        jieba would have known, 社宝卡 → 社/宝/卡)."""
+        words: list[str] = []
+        runs: list[str] = []
+        pieces: list[str] = []
+        current: list[str] = []
+        singles: list[str] = []
+
+        def close_singles() -> None:
+            if len(singles) >= 2:
+                pieces.append("".join(singles))
+            singles.clear()
+
+        for token in self._segmenter.cut(normalised):
+            piece = token.strip()
+            if not piece or piece in self._stopwords or not _CONTENT.fullmatch(piece):
+                close_singles()
+                if current:
+                    runs.append("".join(current))
+                    current = []
+                continue
+            current.append(piece)
+            if len(piece) >= 2 or not _CJK.match(piece):
+                close_singles()
+                words.append(piece)
+                pieces.append(piece)
+            else:
+                singles.append(piece)
+        close_singles()
+        if current:
+            runs.append("".join(current))
+        return words, runs, pieces
+
+    @staticmethod
+    def _grams(runs: Iterable[str]) -> list[str]:
+        grams: list[str] = []
+        for run in runs:
+            for chunk in _CJK_RUNS.findall(run):
+                grams.extend(chunk[i : i + 2] for i in range(len(chunk) - 1))
+        return grams
+
+    @staticmethod
+    def _sounds(runs: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for run in runs:
+            for chunk in _CJK_RUNS.findall(run):
+                syllables = [(sounds(c) or ("",))[0] for c in chunk]
+                out.extend(a + b for a, b in zip(syllables, syllables[1:], strict=False) if a and b)
+        return out
+
+    def document(self, text: str) -> Terms:
+        """Index terms of one field of an article (repeats kept for term frequency)."""
+        normalised = normalise(text)
+        words, runs = self._runs(normalised)
+        words = [*words, *self._subwords(words)]
+        grams = self._grams(runs)
+        return Terms(
+            words=tuple(safe_term(w) for w in words if safe_term(w)),
+            grams=tuple(grams),
+            sounds=tuple(self._sounds(runs)),
+        )
+
+    def _subwords(self, words: Iterable[str]) -> list[str]:
+        """The dictionary words inside longer words (居民身份证 → 居民, 身份证), as jieba's
+        search mode does: an article about 身份证到期 is also about 身份证."""
+        found: list[str] = []
+        for word in words:
+            if len(word) < 3 or not _CJK.match(word):
+                continue
+            for size in range(2, min(len(word) - 1, 4) + 1):
+                for start in range(len(word) - size + 1):
+                    part = word[start : start + size]
+                    if self._segmenter.is_word(part):
+                        found.append(part)
+        return found
+
+    def query(self, text: str) -> Query:
+        """Terms of a search, with synonyms expanded."""
+        normalised = normalise(text)[:400]
+        words, runs, pieces = self._pieces(normalised)
+        expansions: list[str] = []
+        concepts: list[tuple[str, ...]] = []
+        found_terms: list[str] = []
+        with self._lock:
+            pattern, table = self._synonym_pattern, self._synonyms
+        if pattern is not None:
+            for found in pattern.findall(normalised):
+                group = table.get(found, ())
+                if found in self._stopwords or any(t in self._stopwords for t in group):
+                    continue  # 点样/怎么: a way of asking, not a subject
+                concepts.append(group)
+                found_terms.append(found)
+                expansions.extend(t for t in group if t != found)
+        units = self._units(pieces, list(zip(found_terms, concepts, strict=True)))
+        return Query(
+            text=text,
+            normalised=normalised,
+            words=_unique(safe_term(w) for w in words if safe_term(w)),
+            grams=_unique(self._grams(runs)),
+            expansions=_unique(safe_term(e) for e in expansions if safe_term(e)),
+            sounds=_unique(self._sounds(runs))[:MAX_QUERY_TERMS],
+            concepts=tuple(concepts),
+            units=units,
+        )
+
+    def _units(
+        self, pieces: list[str], concepts: list[tuple[str, tuple[str, ...]]]
+    ) -> tuple[Unit, ...]:
+        units: dict[str, Unit] = {}
+        claimed: set[str] = set()
+        for found, group in concepts:
+            terms = _unique(safe_term(t) for t in group if safe_term(t))
+            units[found] = Unit(
+                found, terms, tuple(self._grams([found])), tuple(self._sounds([found]))
+            )
+            claimed.update(p for p in pieces if p in found or found in p)
+        for piece in pieces:
+            term = safe_term(piece)
+            if not term or piece in claimed or term in units:
+                continue
+            units[term] = Unit(
+                term, (term,), tuple(self._grams([piece])), tuple(self._sounds([piece]))
+            )
+        return tuple(units.values())
+
+
+_CJK_RUNS = re.compile(r"[\u3400-\u9fff]{2,}")

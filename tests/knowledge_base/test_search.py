@@ -1,0 +1,112 @@
+"""Chinese search on the database's own index (SQLite FTS5 / PostgreSQL tsvector): the
+demo knowledge base answers how citizens really ask, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from hotline.extensions import db
+from hotline.models import KnowledgeGap
+from knowledge_base.io import import_knowledge_base
+from knowledge_base.search import search
+from knowledge_base.synonyms import load_file, replace_synonyms
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
+QUERIES = Path(__file__).resolve().parent / "data" / "search_queries.yaml"
+
+
+@pytest.fixture
+def demo_kb(catalogue) -> Iterator[None]:
+    replace_synonyms(load_file(), actor=None)
+    import_knowledge_base(DEMO)
+    yield
+
+
+def _expired() -> set[str]:
+    articles = yaml.safe_load(DEMO.read_text(encoding="utf-8"))["articles"]
+    return {
+        a["id"]
+        for a in articles
+        if a.get("effective_to") and date.fromisoformat(str(a["effective_to"])) < date.today()
+    }
+
+
+def _first(question: str, **kwargs) -> str | None:  # type: ignore[no-untyped-def]
+    hits = search(question, **kwargs).hits
+    return hits[0].article.key if hits else None
+
+
+CASES = [
+    ("护照", "kb-0028"),  # two characters
+    ("公积金余额", "kb-0019"),
+    ("离职取公积金", "kb-0014"),  # four to six: the usual length
+    ("电动车上牌", "kb-0077"),
+    ("点样补办社保咭", "kb-0002"),  # Cantonese, 咭 for 卡
+    ("身份證過期點算", "kb-0022"),  # traditional characters
+    ("居住症怎么办", "kb-0020"),  # homophone typo 症 for 证
+    ("公基金提取", "kb-0013"),  # homophone typo 基 for 积
+    ("医保卡丢了", "kb-0002"),  # synonym: 医保卡 is the 社会保障卡
+]
+
+
+def test_multi_character_questions_find_the_right_article(demo_kb):
+    for question, expected in CASES:
+        keys = [hit.article.key for hit in search(question, limit=3).hits]
+        assert expected in keys, (question, keys)
+
+
+def test_the_evaluation_questions_are_answered_well(demo_kb):
+    """The whole question set (tests/knowledge_base/data/search_queries.yaml), measured:
+    at the time of writing 0.92 first, 0.95 in the top three, 9 of 10 unanswerable
+    questions left unanswered. The floors leave room for the two backends' rankings."""
+    items = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))["queries"]
+    expired = _expired()
+    answerable = [q for q in items if q.get("expect") and q["expect"] not in expired]
+    unanswerable = [q for q in items if not q.get("expect")]
+    first = top3 = 0
+    for item in answerable:
+        keys = [hit.article.key for hit in search(item["q"], limit=3).hits]
+        first += bool(keys) and keys[0] == item["expect"]
+        top3 += item["expect"] in keys
+    nothing = sum(not search(item["q"]).hits for item in unanswerable)
+    assert first / len(answerable) >= 0.85
+    assert top3 / len(answerable) >= 0.90
+    assert nothing / len(unanswerable) >= 0.8
+
+
+def test_expired_articles_are_not_answers(demo_kb):
+    for key in _expired():
+        assert all(hit.article.key != key for hit in search("公积金贷款利率").hits)
+
+
+def test_channels_filter(demo_kb):
+    from hotline.models import Article
+
+    article = db.session.scalar(select(Article).where(Article.on_window.is_(False)))
+    assert article is not None and article.on_hotline
+    title = article.title
+    assert _first(title, channel="hotline") == article.key
+    assert _first(title, channel="phone") == article.key  # a ticket channel's name works too
+    assert _first(title, channel="window") != article.key
+
+
+def test_a_question_with_no_answer_is_a_gap_counted_once_per_wording(demo_kb):
+    assert search("明天会不会下雨", record_gap=True).hits == []
+    search("明天会不会下雨？", record_gap=True, channel="portal")
+    search("公积金", record_gap=True)  # answered: no gap
+    gap = db.session.scalar(select(KnowledgeGap))
+    assert gap.count == 2 and set(gap.channels) == {"api", "portal"}
+    assert db.session.scalar(select(db.func.count(KnowledgeGap.id))) == 1
+
+
+def test_nonsense_and_empty_questions_are_answered_with_nothing(demo_kb):
+    assert search("").hits == []
+    assert search("？？？").hits == []
+    assert search("asdfgh").hits == []

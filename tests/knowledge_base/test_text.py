@@ -1,0 +1,63 @@
+"""Search terms without an app: segmentation, bigrams, sounds, synonyms, stop words."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge_base.index import tsvector_literal
+from knowledge_base.text import Analyzer
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    tool = Analyzer()
+    tool.set_synonyms([["社会保障卡", "社保卡", "医保卡"], ["住房公积金", "公积金"]])
+    return tool
+
+
+def test_a_question_keeps_its_content_and_drops_the_fillers(analyzer):
+    query = analyzer.query("请问一下，社保卡丢了怎么补办啊？")
+    assert "社保卡" in query.words and "补办" in query.words
+    assert not {"请问", "一下", "怎么", "啊"} & set(query.words)
+    assert {"社保", "保卡", "补办"} <= set(query.grams)
+
+
+def test_cantonese_and_traditional_characters_are_folded(analyzer):
+    query = analyzer.query("點樣補辦社保咭")
+    assert "社保卡" in query.words
+    assert "补办" in query.words
+
+
+def test_synonyms_expand_to_every_member_of_the_group(analyzer):
+    query = analyzer.query("医保卡怎么激活")
+    assert {"社会保障卡", "社保卡"} <= set(query.expansions)
+    assert query.concepts == (("社会保障卡", "社保卡", "医保卡"),)
+    assert analyzer.query("公积金提取").expansions == ("住房公积金",)
+
+
+def test_homophone_typos_share_their_sounds(analyzer):
+    right = set(analyzer.query("身份证").sounds)
+    typo = set(analyzer.query("身份正").sounds)
+    assert right & typo == right
+    assert set(analyzer.query("公基金").sounds) == set(analyzer.query("公积金").sounds)
+
+
+def test_document_terms_keep_repeats_for_term_frequency(analyzer):
+    terms = analyzer.document("社保卡遗失可挂失，挂失后补办社保卡")
+    assert terms.words.count("社保卡") == 2
+    assert "挂失" in terms.grams
+
+
+def test_bigrams_do_not_span_removed_stop_words(analyzer):
+    grams = analyzer.query("我的社保").grams
+    assert grams == ("社保",)
+
+
+def test_an_empty_or_punctuation_only_question_asks_nothing(analyzer):
+    assert analyzer.query("").empty
+    assert analyzer.query("？？！！ 。。").empty
+
+
+def test_the_postgresql_vector_literal_weights_each_field():
+    literal = tsvector_literal([("社保 社保", "A"), ("补办", "C")])
+    assert literal == "'社保':1A,2A '补办':3C"
