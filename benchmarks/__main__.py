@@ -11,6 +11,8 @@ the same run on the same machine (never asserted: targets are read, not tested).
    against a bare Flask endpoint doing one INSERT (`benchmarks/intake_sms.py`).
 5. routing: accuracy and latency of `routing.suggest` on the evaluation and development
    sets, against a keyword-count baseline (`benchmarks/routing/__main__.py`).
+6. knowledge-base search: answer quality on the demo knowledge base and latency at
+   city scale, against a LIKE word-match baseline (`benchmarks/kb_search.py`).
 """
 
 from __future__ import annotations
@@ -197,6 +199,12 @@ def bench_routing(app) -> None:  # type: ignore[no-untyped-def]
     run(app)
 
 
+def bench_kb(database_url: str | None, articles: int) -> None:
+    from benchmarks.kb_search import run
+
+    run(make_app(database_url), articles)  # a database of its own: it grows the knowledge base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a throwaway SQLite file")
@@ -204,6 +212,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--overdue-rows", type=int, default=60000)
     parser.add_argument("--sms", type=int, default=200, help="SMS webhook requests")
+    parser.add_argument("--kb-articles", type=int, default=5000, help="knowledge-base size")
     args = parser.parse_args()
     app = make_app(args.database_url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
@@ -212,6 +221,7 @@ def main() -> None:
     bench_overdue(app, args.overdue_rows)
     bench_sms(app, args.sms)
     bench_routing(app)
+    bench_kb(args.database_url, args.kb_articles)
 
 
 if __name__ == "__main__":

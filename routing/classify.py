@@ -11,7 +11,11 @@ Two models, blended:
   only modifies a longer dictionary word counts little (燃气|灶), and a term just after
   a contrast word (不是、并非…) counts little. Combos (every group present: 药店 +
   医保卡 + 买日用品) score for the category that the combination means. Scores become
-  probabilities with a softmax.
+  probabilities with a softmax. A term split by 了/过 and a short object (停了两日水 for
+  停水) counts a little less. Categories nothing points to are ordered by
+  **resemblance**: TF-IDF cosine over the character bigrams and single characters of
+  each category's terms, so that with thin evidence the 2nd and 3rd suggestions are the
+  categories whose words the text looks like, not a bare prior.
 * the **learned model** (routing/model.py trains it from closed tickets) is a linear
   model over TF-IDF features (jieba tokens + character bigrams); its probabilities are
   blended in with the weight that its training held-out data chose.
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from routing.text import normalise, sounds, token_spans
+from routing.text import STOPWORDS, normalise, sounds, token_spans
 
 # How much a term counts by where it comes from.
 ORIGIN_WEIGHTS = {
@@ -55,6 +59,11 @@ FUZZY_FACTOR = 0.6  # one character typed as a homophone (社宝卡, 公基金, 
 FUZZY_LENGTHS = (2, 3, 4)
 PARTIAL_FACTOR = 0.4  # a 3-4 character term with one character different (电梯困住 ~ 电梯困人)
 PARTIAL_LENGTHS = (3, 4)
+# A two-character verb-object term split by an aspect word and a short object: 停了两日水
+# is 停水, 补过一张卡 is 补卡 (离合词).
+SPLIT_FACTOR = 0.7
+SPLIT_MARKERS = frozenset("了过")
+SPLIT_GAP = 3  # characters at most between the marker and the term's second character
 # Characters too common to anchor a partial match (充了钱 must not find 卡充了), and too
 # common to stand for a typo: a homophone or near match whose odd character in the text is
 # one of them is an ordinary function word, not a mistyped term (的是 is not 的士, 出过 is
@@ -67,6 +76,10 @@ LOCATIVE_FACTOR = 0.3  # the term names where, not what: 学校门口, 医院旁
 LOCATIVES = ("门口", "旁边", "附近", "对面", "隔壁", "周边", "周围", "后面", "侧边", "一带", "楼下")
 LOCATIVES += ("上贴", "上面贴", "上喷", "上涂")
 TEMPERATURE = 0.3
+# Resemblance: how much a text looks like a category's words, character by character, when
+# no term of the category was found. Only orders the categories nothing points to (the
+# 2nd and 3rd suggestions when evidence is thin); it never outranks evidence.
+UNIGRAM_FACTOR = 0.25  # a shared single character says much less than a shared pair
 _CLAUSE_BREAK = re.compile(r"[,.;:!?，。；：！？\n]")
 _DESCRIPTION_SPLIT = re.compile(r"[，、。；：:（）()“”\s]|以及|及|和|与|或|如|等|特别是|包括|含")
 
@@ -134,6 +147,7 @@ class CategoryScore:
     probability: float
     evidence: tuple[str, ...] = ()  # readable: the words and combos that decided it
     learned: float = 0.0  # the learned model's own probability (0 without one)
+    resemblance: float = 0.0  # character-gram likeness to the category's words (0..1)
 
 
 @dataclass
@@ -145,6 +159,7 @@ class _Term:
 
 FUZZY: frozenset[str] = frozenset({"~fuzzy"})  # marks a homophone match
 PARTIAL: frozenset[str] = frozenset({"~partial"})  # marks a one-character-off match
+SPLIT: frozenset[str] = frozenset({"~split"})  # marks a term split by 了/过 and an object
 
 
 def _sound(char: str) -> str:
@@ -154,6 +169,23 @@ def _sound(char: str) -> str:
 
 def _is_cjk(word: str) -> bool:
     return all("\u3400" <= ch <= "\u9fff" for ch in word)
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_STOP_CHARS = FUNCTION_CHARS | {w for w in STOPWORDS if len(w) == 1}
+
+
+def _grams(text: str) -> list[str]:
+    """Character bigrams and single characters of the CJK runs, none with a function
+    character (了、的、是… carry grammar, not matter), no stop word alone."""
+    grams: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        grams.extend(ch for ch in run if ch not in _STOP_CHARS)
+        for i in range(len(run) - 1):
+            pair = run[i : i + 2]
+            if not FUNCTION_CHARS.intersection(pair) and pair not in STOPWORDS:
+                grams.append(pair)
+    return grams
 
 
 def _length_factor(word: str) -> float:
@@ -213,6 +245,12 @@ class CatalogueModel:
                 _Term(t.category, t.weight * factor, t.origin) for t in by_code.values()
             ]
         self.lengths = sorted({len(w) for w in self.terms}, reverse=True)
+        # first character -> second characters of the two-character terms (for 停了…水)
+        self.splittable: dict[str, set[str]] = {}
+        for word in self.terms:
+            if len(word) == 2 and _is_cjk(word) and word[1] not in FUNCTION_CHARS:
+                self.splittable.setdefault(word[0], set()).add(word[1])
+        self._build_resemblance(raw)
         # first character -> the lengths of the terms starting with it, longest first
         starts: dict[str, set[int]] = {}
         for word in self.terms:
@@ -246,6 +284,38 @@ class CatalogueModel:
         )
         self.contrast = tuple(normalise(w) for w in lexicon.contrast)
 
+    def _build_resemblance(self, raw: Mapping[str, Mapping[str, _Term]]) -> None:
+        """A TF-IDF matrix (gram x category) over the character bigrams and single
+        characters of every category's terms (a gram never crosses two terms; a term
+        counts by its origin weight), each category's column L2-normalised."""
+        counts: dict[str, dict[int, float]] = {}
+        for word, by_code in raw.items():
+            grams = set(_grams(word))
+            for term in by_code.values():
+                column = self.index[term.category]
+                for gram in grams:
+                    row = counts.setdefault(gram, {})
+                    row[column] = row.get(column, 0.0) + ORIGIN_WEIGHTS[term.origin]
+        size = len(self.codes)
+        self.gram_index = {gram: i for i, gram in enumerate(counts)}
+        idf = np.array([math.log((1 + size) / (1 + len(r))) + 1.0 for r in counts.values()])
+        matrix = np.zeros((len(counts), size), dtype=np.float64)
+        for i, row in enumerate(counts.values()):
+            for column, count in row.items():
+                matrix[i, column] = idf[i] * (1 + math.log1p(count))
+        norms = np.linalg.norm(matrix, axis=0)
+        self.gram_matrix = matrix / np.where(norms > 0, norms, 1.0)
+        # the text's side: idf, a single character counting for less than a pair
+        self.gram_idf = idf * np.array([UNIGRAM_FACTOR if len(g) == 1 else 1.0 for g in counts])
+
+    def resemblance(self, text: str) -> np.ndarray:
+        """Cosine likeness of normalised `text` to each category's words (order of codes)."""
+        rows = sorted({self.gram_index[g] for g in _grams(text) if g in self.gram_index})
+        if not rows:
+            return np.zeros(len(self.codes), dtype=np.float64)
+        weights = self.gram_idf[rows]
+        return (weights @ self.gram_matrix[rows]) / float(np.linalg.norm(weights))
+
     def vocabulary(self) -> list[str]:
         """Every term, for the segmenter's dictionary."""
         return list(self.terms)
@@ -278,6 +348,7 @@ class CatalogueModel:
                     allowed.update(t.category for t in self.terms[w2])
             kept.append((start, end, word, frozenset(allowed)))
         kept += self._fuzzy(text, kept)
+        kept += self._split(text, kept)
         spans = token_spans(tokens) if tokens else []
         result: dict[str, tuple[float, list[str]]] = {}
         seen: set[tuple[str, str]] = set()
@@ -288,6 +359,9 @@ class CatalogueModel:
                 allowed = None
             elif allowed == PARTIAL:
                 factor, why = factor * PARTIAL_FACTOR, f"（近似“{text[start:end]}”）"
+                allowed = None
+            elif allowed == SPLIT:
+                factor, why = factor * SPLIT_FACTOR, f"（拆开“{text[start:end]}”）"
                 allowed = None
             for term in self.terms[word]:
                 if (term.category, word) in seen or (
@@ -355,6 +429,28 @@ class CatalogueModel:
                             if word not in seen:
                                 seen.add(word)
                                 found.append((start, end, word, PARTIAL))
+        return found
+
+    def _split(
+        self, text: str, exact: Sequence[tuple[int, int, str, frozenset[str] | None]]
+    ) -> list[tuple[int, int, str, frozenset[str] | None]]:
+        """Two-character terms split by 了/过 and a short object (停了两日水 -> 停水)."""
+        seen = {word for _, _, word, _ in exact}
+        found: list[tuple[int, int, str, frozenset[str] | None]] = []
+        for marker in range(1, len(text) - 1):
+            if text[marker] not in SPLIT_MARKERS:
+                continue
+            seconds = self.splittable.get(text[marker - 1])
+            if not seconds:
+                continue
+            for end in range(marker + 2, min(len(text), marker + SPLIT_GAP + 2) + 1):
+                char = text[end - 1]
+                if not _is_cjk(char):
+                    break
+                word = text[marker - 1] + char
+                if char in seconds and word not in seen:
+                    seen.add(word)
+                    found.append((marker - 1, end, word, SPLIT))
         return found
 
     def _context(
@@ -475,16 +571,23 @@ class Classifier:
                 code = self.learned.classes[i]
                 evidence.setdefault(code, []).append(f"历史工单模型 {learned[i]:.2f}")
         found = bool(scores) or learned_best >= 0.3
-        top = min(top, len(probs))
-        best = np.argpartition(-probs, top - 1)[:top]
-        order = sorted(best.tolist(), key=lambda i: (-probs[i], i))
         codes = self.catalogue.codes
+        like = self.catalogue.resemblance(text)
+        # Categories something points to, by probability; then the rest by resemblance.
+        pointed = [i for i, code in enumerate(codes) if code in evidence or code in learned_by_code]
+        pointed.sort(key=lambda i: (-probs[i], i))
+        top = min(top, len(probs))
+        if len(pointed) < top:
+            taken = set(pointed)
+            rest = [i for i in np.argsort(-like, kind="stable").tolist() if i not in taken]
+            pointed += rest[: top - len(pointed)]
         return [
             CategoryScore(
                 codes[i],
                 float(probs[i]),
                 tuple(evidence.get(codes[i], ())),
                 learned_by_code.get(codes[i], 0.0),
+                float(like[i]),
             )
-            for i in order
+            for i in pointed[:top]
         ], found

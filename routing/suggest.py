@@ -39,6 +39,7 @@ COORDINATION_QUEUE = "协调队列（热线办）"
 SIGNATURE_TTL = 5.0
 TOP_CATEGORIES = 8  # categories with evidence that may make up a unit's score
 TOP_RANKED = 24  # categories looked at in all (the rest only fill the list)
+MIN_RESEMBLANCE = 0.05  # without any evidence, a category this unlike the text is no guess
 
 
 @dataclass(frozen=True)
@@ -186,15 +187,19 @@ class Engine:
                 "territory": where.code,
                 "reasons": ["未识别出诉求分类 → " + COORDINATION_QUEUE, *place_reasons],
                 "best": 1.0,
+                "like": 0.0,
             }
-            if self.learned is None:
-                ranked = []
         # Units add up the categories the text points to. Categories nothing points to
-        # only fill the list after them (their unit's summed prior, most categories first).
+        # only fill the list after them, those whose words the text most resembles first
+        # (without evidence, only ones it resembles at all).
         pointed = [c for c in ranked[:TOP_CATEGORIES] if c.evidence or c.learned]
-        fillers = [c for c in ranked if not (c.evidence or c.learned)] if found else []
+        fillers = [c for c in ranked if not (c.evidence or c.learned)]
+        if not found:
+            fillers = [c for c in fillers if c.resemblance >= MIN_RESEMBLANCE]
         for rank, group in enumerate((pointed, fillers)):
             for scored in group:
+                if rank == 1 and len(units) >= limit:
+                    break  # fillers come most resembling first: the rest would not show
                 rule = self.data.rules.get(scored.code)
                 for territory, share in options:
                     weight = scored.probability * share
@@ -202,24 +207,39 @@ class Engine:
                     unit = decision.department_code if decision else None
                     entry = units.get(unit)
                     if entry is None:
-                        entry = units[unit] = {"rank": rank, "score": 0.0, "best": -1.0}
+                        entry = units[unit] = {
+                            "rank": rank,
+                            "score": 0.0,
+                            "best": -1.0,
+                            "like": scored.resemblance * share,
+                        }
                     if entry["rank"] != rank:
                         continue  # a unit already pointed to keeps its evidence-only score
+                    if rank == 1 and entry["best"] >= 0:
+                        continue  # a filler unit: its most resembling category alone
                     entry["score"] += weight
                     if weight > entry["best"]:
                         entry["best"] = weight
                         entry["category"] = scored.code
                         entry["territory"] = territory if territory is not None else where.code
                         entry["reasons"] = [
-                            self._category_reason(scored.code, scored.evidence),
+                            self._category_reason(scored.code, scored.evidence, scored.resemblance),
                             *(decision.reasons if decision else [_no_rule(scored.code)]),
                             *place_reasons,
                         ]
-        order = sorted(units.items(), key=lambda item: (item[1]["rank"], -item[1]["score"]))
-        if not found:  # the coordination queue first: nothing in the text decided
-            order.sort(key=lambda item: item[0] is not None)
+        order = sorted(
+            units.items(),
+            key=lambda item: (
+                item[1]["rank"],
+                -item[1]["score"] if item[1]["rank"] == 0 else -item[1]["like"],
+            ),
+        )
         suggestions = []
+        ceiling = 1.0  # a filler never shows a higher score than what precedes it
         for unit, entry in order[:limit]:
+            if entry["rank"] > 0:
+                entry["score"] = min(entry["score"], ceiling)
+            ceiling = entry["score"] if entry["rank"] >= 0 else ceiling
             category = entry["category"]
             territory = entry["territory"]
             suggestions.append(
@@ -260,9 +280,14 @@ class Engine:
             unit_names=self.data.unit_names,
         )
 
-    def _category_reason(self, code: str, evidence: Sequence[str]) -> str:
+    def _category_reason(self, code: str, evidence: Sequence[str], like: float = 0.0) -> str:
         name = self.categories[code].name
-        shown = "、".join(evidence[:4]) if evidence else "无直接关键词，按模型概率"
+        if evidence:
+            shown = "、".join(evidence[:4])
+        elif like > 0:
+            shown = f"无直接关键词，字面与本分类用词相近（{like:.2f}）"
+        else:
+            shown = "无直接关键词，按模型概率"
         return f"诉求分类 {code} {name}：{shown}"
 
 

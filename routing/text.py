@@ -92,6 +92,9 @@ CANTONESE = {
     "咩": "什么",
     "嘢": "东西",
     "啲": "些",
+    "掟": "扔",
+    "𨋢": "电梯",
+    "䢂": "电梯",  # 𨋢 after t2s
 }
 _CANTONESE_RE = re.compile("|".join(sorted(map(re.escape, CANTONESE), key=len, reverse=True)))
 _SPACES = re.compile(r"\s+")

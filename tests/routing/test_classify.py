@@ -21,6 +21,7 @@ from routing.text import normalise
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev_set.yaml"
 HOLDOUT_SET = Path(__file__).resolve().parent / "data" / "holdout_set.yaml"
+HOLDOUT2_SET = Path(__file__).resolve().parent / "data" / "holdout2_set.yaml"
 
 
 @functools.cache
@@ -84,6 +85,35 @@ def test_typos_and_traditional_characters(text: str, category: str) -> None:
     assert top(text) == category
 
 
+def test_cantonese_words_without_a_mandarin_reading_are_folded() -> None:
+    assert normalise("部𨋢坏咗，仲掟啤酒樽落嚟") == "部电梯坏了,仲扔啤酒樽落来"
+
+
+def test_a_verb_object_term_split_by_an_aspect_word_still_counts() -> None:
+    normalised, tokens = engine().tokens("我哋成条村停咗两日水，冇通知")
+    ranked, found = engine().classifier.classify(normalised, tokens)
+    assert found
+    assert ranked[0].code == "0901"
+    assert any("停水" in e and "拆开" in e for e in ranked[0].evidence)
+
+
+def test_resemblance_orders_the_categories_nothing_points_to() -> None:
+    categories = [
+        CategoryInfo("0001", "供水", keywords=("停水", "水压低")),
+        CategoryInfo("0002", "路灯维修", keywords=("路灯不亮", "路灯坏了")),
+        CategoryInfo("0003", "乙类"),
+    ]
+    model = CatalogueModel(categories)
+    like = model.resemblance(normalise("街口支灯黑咗成晚"))
+    assert like[1] > 0
+    assert like[0] == like[2] == 0
+    ranked, found = Classifier(model).classify(normalise("街口支灯黑咗成晚"), [])
+    assert not found
+    assert ranked[0].code == "0002"
+    assert ranked[0].resemblance == pytest.approx(like[1])
+    assert model.resemblance(normalise("喂？你好")).max() == 0  # stop words only
+
+
 def test_a_contrast_word_takes_the_weight_off_the_term() -> None:
     model = engine().catalogue_model
     plain = model.scores(normalise("燃气泄漏"), None)["0903"][0]
@@ -118,7 +148,8 @@ def test_lexicon_entries_need_the_catalogue_name_to_match() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "least", "per_category"), [(DEV_SET, 150, 1), (HOLDOUT_SET, 240, 2)]
+    ("path", "least", "per_category"),
+    [(DEV_SET, 150, 1), (HOLDOUT_SET, 240, 2), (HOLDOUT2_SET, 150, 1)],
 )
 def test_the_labelled_sets_are_well_formed(path: Path, least: int, per_category: int) -> None:
     """Every code exists, every category is there, and each unit follows the catalogue rule:

@@ -111,6 +111,23 @@ def test_nothing_recognised_goes_to_the_coordination_queue() -> None:
     assert COORDINATION_QUEUE in suggestions[0].reasons[0]
 
 
+def test_without_evidence_the_queue_comes_first_then_look_alikes() -> None:
+    suggestions = engine().suggest("个呱呱机又坏咗")
+    assert suggestions[0].department is None
+    assert len(suggestions) == 3
+    assert all(s.category and s.department for s in suggestions[1:])
+    assert all("相近" in s.reasons[0] for s in suggestions[1:])
+
+
+def test_fillers_are_the_categories_the_text_resembles() -> None:
+    # One weak word points somewhere; the other places go to look-alikes, not to a prior.
+    suggestions = engine().suggest("我哋条街啲街灯黑咗成个礼拜，夜晚行路好惊")
+    assert suggestions[0].category == "0607"
+    assert all(s.category != "0101" for s in suggestions)
+    scores = [s.score for s in suggestions]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_at_most_three_distinct_units_best_first() -> None:
     suggestions = engine().suggest("小区物业乱收停车费，电梯又成日坏，仲有人乱摆卖")
     assert 1 <= len(suggestions) <= 3
