@@ -101,6 +101,8 @@ class Config:
     MAX_CONTENT_LENGTH = 60 * 1024 * 1024
     # Limits for unauthenticated intake (Flask-Limiter syntax), per client address.
     PUBLIC_RATE_LIMIT = "20 per minute;200 per day"
+    # The online hall's knowledge-base search (each unanswered question is counted).
+    PUBLIC_SEARCH_RATE_LIMIT = "60 per minute;2000 per day"
     LOGIN_RATE_LIMIT = "10 per minute"
 
     # Duplicates (并单) and mass incidents: windows and similarity thresholds, measured on

@@ -555,11 +555,14 @@ def record_feedback(
     key: str, *, helpful: bool, channel: str, query: str | None = None, comment: str | None = None
 ) -> ArticleFeedback:
     """A reader's "helpful / not helpful"; unhelpful answers to a question are gaps too."""
-    from knowledge_base.search import record_knowledge_gap
+    from knowledge_base.search import private_free, record_knowledge_gap, visible
 
-    article = get_article(key)
-    if article.status != "published":
+    shown_on = channel if channel in CHANNELS else None  # "api": any channel
+    article = db.session.scalar(select(Article).where(Article.key == key, *visible(shown_on)))
+    if article is None:  # drafts, withdrawn, expired and other channels' articles alike
         raise NotFound(f"no article {key}", f"知识库文章 {key} 不存在")
+    query = private_free(query or "") or None
+    comment = private_free(comment or "") or None
     feedback = ArticleFeedback(
         article_id=article.id,
         version_number=article.live_number,

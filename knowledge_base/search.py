@@ -34,7 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.exc import IntegrityError
 
+from hotline import privacy
 from hotline.clock.service import clock_settings
+from hotline.errors import InvalidInput
 from hotline.extensions import db
 from hotline.models import Article, ArticleVersion, KnowledgeGap, SearchDocument, utcnow
 from knowledge_base.index import (
@@ -51,6 +53,7 @@ CHANNELS = ("hotline", "portal", "window")
 CHANNEL_ALIASES = {"phone": "hotline", "sms": "hotline", "chat": "hotline", "web": "portal"}
 _CANDIDATES = 20
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LONG_NUMBER = re.compile(r"\d{7,}")
 _FTS = table("kb_fts", column("rowid"))
 _SNIPPET_CHARS = 90
 
@@ -83,11 +86,24 @@ class SearchResult:
 
 
 def channel_name(channel: str | None) -> str | None:
-    """The channel flag a search filters on, from any spelling callers use; None = all."""
+    """The channel flag a search filters on, from any spelling callers use; None = all.
+    An unknown channel is refused, never widened to every channel."""
     if not channel:
         return None
     value = CHANNEL_ALIASES.get(channel, channel)
-    return value if value in CHANNELS else None
+    if value not in CHANNELS:
+        names = ", ".join((*CHANNELS, *CHANNEL_ALIASES))
+        raise InvalidInput(
+            f"channel must be one of {names}", f"渠道须为 {names} 之一", field="channel"
+        )
+    return value
+
+
+def private_free(question: str) -> str:
+    """A question as it may be stored: citizens type phone and ID numbers into search
+    boxes, and gap reports are read by editors."""
+    scrubbed = privacy.scrub_text(question) or ""
+    return _LONG_NUMBER.sub("***", scrubbed)
 
 
 def today() -> date:
@@ -324,6 +340,7 @@ def gap_key(question: str) -> str:
 
 def record_knowledge_gap(question: str, channel: str, reason: str = "no_result") -> None:
     """Count a question the knowledge base could not answer (its own small transaction)."""
+    question = private_free(question)
     key = gap_key(question)
     if not key:
         return

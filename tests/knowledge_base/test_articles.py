@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from hotline.errors import InvalidInput, InvalidTransition, PermissionDenied
+from hotline.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from hotline.extensions import db
 from hotline.models import SystemAlert, User
 from hotline.models.base import simulated_now
@@ -136,3 +136,10 @@ def test_feedback_counts_and_an_unhelpful_answer_is_a_gap(people):
     assert (article.helpful_count, article.unhelpful_count) == (1, 1)
     gap = db.session.scalar(select(KnowledgeGap))
     assert gap.reason == "unhelpful" and gap.query == "居住证积分怎么算"
+    off_window = articles.create_article(
+        {**GUIDE, "title": "只在热线", "channels": ["hotline"]}, people["editor"]
+    ).key
+    _publish(off_window, people)
+    with pytest.raises(NotFound):  # not shown on the window: no feedback from there
+        articles.record_feedback(off_window, helpful=True, channel="window")
+    articles.record_feedback(off_window, helpful=True, channel="api")

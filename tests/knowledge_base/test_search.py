@@ -110,3 +110,17 @@ def test_nonsense_and_empty_questions_are_answered_with_nothing(demo_kb):
     assert search("").hits == []
     assert search("？？？").hits == []
     assert search("asdfgh").hits == []
+
+
+def test_an_unknown_channel_is_refused_not_widened(demo_kb):
+    from hotline.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        search("公积金", channel="fax")
+
+
+def test_gaps_never_keep_the_phone_or_id_numbers_citizens_type(demo_kb):
+    assert not search("外星人飞碟 13812345678 440703199001011234", record_gap=True).hits
+    gap = db.session.scalar(select(KnowledgeGap))
+    assert "13812345678" not in gap.query and "440703199001011234" not in gap.query
+    assert "外星人飞碟" in gap.query

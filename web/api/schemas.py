@@ -181,3 +181,16 @@ class IncidentCreate(Body):
     parent: str = Field(min_length=1, max_length=32)
     title: str = Field(min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=4000)
+
+
+class KbFeedback(Body):
+    """A reader's "helpful / not helpful" on a knowledge-base article."""
+
+    helpful: bool
+    query: str | None = Field(default=None, max_length=500, description="the question asked")
+    comment: str | None = Field(default=None, max_length=1000)
+    channel: str | None = Field(
+        default=None,
+        max_length=12,
+        description="hotline|portal|window (or phone, sms, chat, web); default api",
+    )

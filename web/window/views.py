@@ -1,4 +1,5 @@
-"""Window pages for staff: the one form (一表填报) and its printable receipt (受理回执)."""
+"""Window pages for staff: the one form (一表填报), its printable receipt (受理回执), and the
+knowledge base's answers with a printable sheet of the materials to bring."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, NotFound
 from hotline.extensions import login_manager
 from hotline.intake.portal import (
     category_choices,
@@ -19,7 +20,12 @@ from hotline.intake.portal import (
 )
 from hotline.models import Role
 from hotline.privacy import mask_phone
+from knowledge_base.answers import shown_article
+from knowledge_base.articles import record_feedback
+from knowledge_base.render import render_markdown
+from knowledge_base.search import search
 from web.portal.forms import WindowForm, refuse, too_large_message, upload_limits
+from web.portal.views import KIND_NAMES, kb_missing, kb_query, kb_thanks
 from web.window import bp
 
 WINDOW_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.ADMIN})
@@ -90,3 +96,45 @@ def too_large(_exc: HTTPException):  # type: ignore[no-untyped-def]
         message=too_large_message(),
         back=url_for(".take_request"),
     ), 413
+
+
+# --- the knowledge base at the window: the same answers, a sheet to hand the citizen ------
+
+KB_CHANNEL = "window"
+
+
+@bp.get("/kb")
+def kb_search():  # type: ignore[no-untyped-def]
+    question = kb_query()
+    result = search(question, channel=KB_CHANNEL, record_gap=True) if question else None
+    return render_template("window/kb_search.html", q=question, result=result, kinds=KIND_NAMES)
+
+
+@bp.get("/kb/<key>")
+def kb_article(key: str):  # type: ignore[no-untyped-def]
+    try:
+        article, version = shown_article(key, KB_CHANNEL)
+    except NotFound:
+        return kb_missing(".kb_search")
+    return render_template(
+        "window/kb_article.html",
+        article=article,
+        version=version,
+        answer=render_markdown(version.body),
+        kinds=KIND_NAMES,
+        q=kb_query(),
+        feedback=kb_thanks(),
+    )
+
+
+@bp.post("/kb/<key>/feedback")
+def kb_feedback(key: str):  # type: ignore[no-untyped-def]
+    helpful = request.form.get("helpful")
+    if helpful not in ("yes", "no"):
+        abort(400)
+    try:
+        article, _version = shown_article(key, KB_CHANNEL)
+    except NotFound:
+        return kb_missing(".kb_search")
+    record_feedback(article.key, helpful=helpful == "yes", channel=KB_CHANNEL, query=kb_query())
+    return redirect(url_for(".kb_article", key=article.key, q=kb_query() or None, feedback=helpful))
