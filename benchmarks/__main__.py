@@ -11,8 +11,9 @@ the same run on the same machine (never asserted: targets are read, not tested).
    against a bare Flask endpoint doing one INSERT (`benchmarks/intake_sms.py`).
 5. routing: accuracy and latency of `routing.suggest` on the evaluation and development
    sets, against a keyword-count baseline (`benchmarks/routing/__main__.py`).
-6. knowledge-base search: answer quality on the demo knowledge base and latency at
-   city scale, against a LIKE word-match baseline (`benchmarks/kb_search.py`).
+6. knowledge-base search: recall@1/@3 and MRR@10 on the demo knowledge base, by kind
+   of question, and latency at 100,000 articles, against jieba + rank_bm25
+   (`benchmarks/kb/`).
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def bench_routing(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def bench_kb(database_url: str | None, articles: int) -> None:
-    from benchmarks.kb_search import run
+    from benchmarks.kb.__main__ import run
 
     run(make_app(database_url), articles)  # a database of its own: it grows the knowledge base
 
@@ -212,7 +213,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--overdue-rows", type=int, default=60000)
     parser.add_argument("--sms", type=int, default=200, help="SMS webhook requests")
-    parser.add_argument("--kb-articles", type=int, default=5000, help="knowledge-base size")
+    parser.add_argument("--kb-articles", type=int, default=100_000, help="knowledge-base size")
     args = parser.parse_args()
     app = make_app(args.database_url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")

@@ -120,12 +120,18 @@ class Config:
     INCIDENT_TEXT_THRESHOLD = 0.10
     RATELIMIT_HEADERS_ENABLED = True
 
-    # Knowledge base. Search: bm25/ts_rank field weights, the share of the final score
-    # that is the question's coverage, and the score under which an article is not a
-    # useful answer (the question then counts as a knowledge gap).
+    # Knowledge base. Search: the full-text index's field weights (bm25 / ts_rank) for
+    # finding candidates, the share of the final score that is how much of the question
+    # an article covers, and the coverage under which an article is not a useful answer
+    # (the question then counts as a knowledge gap; lower for long questions).
     KB_FIELD_WEIGHTS = {"title": 10.0, "keywords": 6.0, "body": 1.0, "sounds": 0.5}
     KB_COVERAGE_SHARE = 0.6
-    KB_MIN_SCORE = 0.35
+    KB_SUBJECT_SHARE = 0.3  # the share that is how much of the article's subject is named
+    KB_CATEGORY_SHARE = 0.1  # the share that is routing's confidence in the category
+    KB_MIN_SCORE = 0.2
+    # How many of a question's terms (its rarest) are asked of the full-text index;
+    # all of them count when the candidates are scored.
+    KB_INDEX_TERMS = 12
     # A changed service guide must be published within this of its approval.
     KB_GUIDE_PUBLISH_LIMIT = {"amount": 1, "unit": "working_days"}
     # The reviewer of a version must not be its author (four-eyes review).

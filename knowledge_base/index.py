@@ -14,19 +14,28 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select, text
 
 from hotline.extensions import db
-from hotline.models import Article, ArticleVersion, SearchDocument, SynonymGroup
+from hotline.models import (
+    Article,
+    ArticleVersion,
+    SearchDocument,
+    SynonymGroup,
+    TermFrequency,
+)
 from knowledge_base.text import Analyzer, Terms, safe_term
+from routing.text import normalise
 
 _MARKUP = re.compile(r"[#>*_`\[\]()|~-]+|!\[|https?://\S+")
 _VOCABULARY_TTL_S = 5.0
 _MAX_POSITION = 16383
 _MAX_POSITIONS_PER_LEXEME = 64
+_MAX_TERM = 64
 
 
 def plain_text(markdown: str) -> str:
@@ -110,25 +119,53 @@ def document_frequencies(terms: list[str]) -> dict[str, int]:
         if len(_frequencies) > _FREQUENCY_CACHE_SIZE:
             _frequencies.clear()
         found: dict[str, int] = dict.fromkeys(missing, 0)
-        if dialect() == "sqlite":
-            rows = db.session.execute(
-                text("SELECT term, doc FROM kb_fts_vocab WHERE term IN :terms").bindparams(
-                    bindparam("terms", expanding=True)
-                ),
-                {"terms": missing},
+        rows = db.session.execute(
+            select(TermFrequency.term, TermFrequency.documents).where(
+                TermFrequency.term.in_(missing)
             )
-        else:
-            rows = db.session.execute(
-                text(
-                    "SELECT term, (SELECT count(*) FROM kb_search_document d "
-                    "WHERE d.search_vector @@ CAST(quote_literal(term) AS tsquery)) "
-                    "FROM unnest(CAST(:terms AS text[])) AS term"
-                ),
-                {"terms": missing},
-            )
+        )
         found.update({term: int(count) for term, count in rows})
         _frequencies.update(found)
     return {t: _frequencies.get(t, 0) for t in terms}
+
+
+def distinct_terms(row: SearchDocument | dict[str, str] | None) -> set[str]:
+    """The terms an article is counted under in `kb_term` (words and bigrams)."""
+    if row is None:
+        return set()
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    terms = set()
+    for name in ("title_terms", "keyword_terms", "body_terms"):
+        terms.update((get(name) or "").split())
+    return {t for t in terms if len(t) <= _MAX_TERM}
+
+
+def count_terms(added: Iterable[str], removed: Iterable[str]) -> None:
+    """Keep `kb_term` in step with the index (sorted: concurrent writers lock in order)."""
+    changes: dict[str, int] = {}
+    for term in added:
+        changes[term] = changes.get(term, 0) + 1
+    for term in removed:
+        changes[term] = changes.get(term, 0) - 1
+    apply_term_counts(changes)
+
+
+def apply_term_counts(changes: dict[str, int]) -> None:
+    """Add `changes` (term -> +/- documents) to kb_term in one batch of upserts."""
+    rows = [{"term": t, "documents": n} for t, n in sorted(changes.items()) if n]
+    if not rows:
+        return
+    if dialect() == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+    statement = upsert(TermFrequency)
+    statement = statement.on_conflict_do_update(
+        index_elements=[TermFrequency.term],
+        set_={"documents": TermFrequency.documents + statement.excluded.documents},
+    )
+    for start in range(0, len(rows), 500):
+        db.session.execute(statement, rows[start : start + 500])
 
 
 # --- documents ------------------------------------------------------------------------
@@ -152,54 +189,70 @@ def document_terms(version: ArticleVersion) -> dict[str, Terms]:
 def index_article(article: Article, version: ArticleVersion) -> None:
     """(Re)write the article's search terms from `version` (its live content)."""
     fields = document_terms(version)
-    sounds = [s for terms in fields.values() for s in terms.sounds]
     row = db.session.get(SearchDocument, article.id)
+    before = distinct_terms(row)
     if row is None:
         row = SearchDocument(article_id=article.id)
         db.session.add(row)
     row.title_terms = fields["title"].index_text()
     row.keyword_terms = fields["keywords"].index_text()
     row.body_terms = fields["body"].index_text()
-    row.sound_terms = " ".join(sounds)
+    row.sound_terms = " ".join(s for terms in fields.values() for s in terms.sounds)
+    row.subject_sounds = " ".join((*fields["title"].sounds, *fields["keywords"].sounds))
+    row.subject_terms = subject_phrases(version.title, version.keywords or [])
     db.session.flush()
+    after = distinct_terms(row)
+    count_terms(after - before, before - after)
+    write_index(article.id, row.title_terms, row.keyword_terms, row.body_terms, row.subject_sounds)
+    forget_frequencies()
+
+
+def subject_phrases(title: str, keywords: list[str]) -> str:
+    """What the article is about, as phrases a question may mention: its keywords and
+    the content words of its title (space-separated, normalised)."""
+    tool = analyzer()
+    phrases = [safe_term(normalise(k)) for k in keywords]
+    phrases += [w for w in tool.document(title).words if len(w) >= 2]
+    return " ".join(dict.fromkeys(p for p in phrases if p and len(p) <= _MAX_TERM))
+
+
+def write_index(article_id: int, title: str, keywords: str, body: str, sounds: str) -> None:
+    """The full-text index entry: title, keywords, body, and the sounds of the subject."""
     if dialect() == "sqlite":
-        db.session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": article.id})
+        db.session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": article_id})
         db.session.execute(
             text(
                 "INSERT INTO kb_fts (rowid, title, keywords, body, sounds) "
                 "VALUES (:id, :title, :keywords, :body, :sounds)"
             ),
             {
-                "id": article.id,
-                "title": row.title_terms,
-                "keywords": row.keyword_terms,
-                "body": row.body_terms,
-                "sounds": row.sound_terms,
+                "id": article_id,
+                "title": title,
+                "keywords": keywords,
+                "body": body,
+                "sounds": sounds,
             },
         )
     else:
-        literal = tsvector_literal(
-            [
-                (row.title_terms, "A"),
-                (row.keyword_terms, "B"),
-                (row.body_terms, "C"),
-                (row.sound_terms, "D"),
-            ]
-        )
         db.session.execute(
             text(
                 "UPDATE kb_search_document SET search_vector = CAST(:vector AS tsvector) "
                 "WHERE article_id = :id"
             ),
-            {"vector": literal, "id": article.id},
+            {"vector": index_vector(title, keywords, body, sounds), "id": article_id},
         )
-    forget_frequencies()
+
+
+def index_vector(title: str, keywords: str, body: str, sounds: str) -> str:
+    """PostgreSQL's entry: weights A title, B keywords, C body, D sounds."""
+    return tsvector_literal([(title, "A"), (keywords, "B"), (body, "C"), (sounds, "D")])
 
 
 def unindex_article(article: Article) -> None:
     """Remove the article from search (withdrawn, or never published)."""
     row = db.session.get(SearchDocument, article.id)
     if row is not None:
+        count_terms((), distinct_terms(row))
         db.session.delete(row)
         db.session.flush()
     if dialect() == "sqlite":

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -38,7 +40,14 @@ from hotline import privacy
 from hotline.clock.service import clock_settings
 from hotline.errors import InvalidInput
 from hotline.extensions import db
-from hotline.models import Article, ArticleVersion, KnowledgeGap, SearchDocument, utcnow
+from hotline.models import (
+    Article,
+    ArticleVersion,
+    Category,
+    KnowledgeGap,
+    SearchDocument,
+    utcnow,
+)
 from knowledge_base.index import (
     analyzer,
     dialect,
@@ -46,14 +55,23 @@ from knowledge_base.index import (
     document_frequencies,
     plain_text,
 )
-from knowledge_base.text import Query, Unit
+from knowledge_base.text import Analyzer, Query, Unit
 
 CHANNELS = ("hotline", "portal", "window")
 # Aliases callers of the API use for the same channels (ticket channel names).
 CHANNEL_ALIASES = {"phone": "hotline", "sms": "hotline", "chat": "hotline", "web": "portal"}
-_CANDIDATES = 20
+_CANDIDATES = 30
+# Routing's category: relevance it lends at probability 1, how sure it must be to bring
+# in its category's articles as candidates, and how many.
+_CATEGORY_RELEVANCE = 0.5
+_CATEGORY_SURE = 0.5
+_CATEGORY_EXTRA = 8
+# Reciprocal-rank fusion of our ranking with plain BM25 (k, and BM25's weight).
+_FUSION_K = 3
+_FUSION_BM25 = 1.0
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LONG_NUMBER = re.compile(r"\d{7,}")
+_NON_WORD = re.compile(r"[\W_]+")
 _FTS = table("kb_fts", column("rowid"))
 _SNIPPET_CHARS = 90
 
@@ -128,54 +146,6 @@ def _fts_quote(term: str) -> str:
     return '"' + term.replace('"', "") + '"'
 
 
-def _sqlite_candidates(query: Query, conditions: list[Any]) -> list[tuple[int, float]]:
-    terms = query.match_terms()
-    parts = []
-    if terms:
-        parts.append("{title keywords body} : (" + " OR ".join(map(_fts_quote, terms)) + ")")
-    if query.sounds:
-        parts.append("sounds : (" + " OR ".join(map(_fts_quote, query.sounds)) + ")")
-    weights = current_app.config["KB_FIELD_WEIGHTS"]
-    rank = literal_column(
-        "bm25(kb_fts, {title}, {keywords}, {body}, {sounds})".format(
-            **{k: float(weights[k]) for k in ("title", "keywords", "body", "sounds")}
-        )
-    )
-    statement: Select[Any] = (
-        select(Article.id, rank.label("rank"))
-        .select_from(_FTS)
-        .join(Article, Article.id == _FTS.c.rowid)
-        .where(text("kb_fts MATCH :match"), *conditions)
-        .order_by(text("rank"))
-        .limit(_CANDIDATES)
-    )
-    rows = db.session.execute(statement, {"match": " OR ".join(parts)}).all()
-    return [(row[0], -float(row[1])) for row in rows]
-
-
-def _pg_candidates(query: Query, conditions: list[Any]) -> list[tuple[int, float]]:
-    lexemes = [f"'{t}':ABC" for t in query.match_terms()]
-    lexemes += [f"'{s}':D" for s in query.sounds]
-    weights = current_app.config["KB_FIELD_WEIGHTS"]
-    # ts_rank's weights are ordered {D, C, B, A}; normalisation 1 divides by 1 + log(length).
-    shares = [
-        float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
-    ]
-    array = "{" + ",".join(str(share) for share in shares) + "}"
-    vector = literal_column("kb_search_document.search_vector")
-    tsquery = cast(bindparam("tsquery", " | ".join(lexemes)), TSQUERY)
-    rank = func.ts_rank(cast(bindparam("weights", array), ARRAY(REAL)), vector, tsquery, 1)
-    statement: Select[Any] = (
-        select(Article.id, rank.label("rank"))
-        .join(SearchDocument, SearchDocument.article_id == Article.id)
-        .where(vector.op("@@")(tsquery), *conditions)
-        .order_by(text("rank DESC"))
-        .limit(_CANDIDATES)
-    )
-    rows = db.session.execute(statement).all()
-    return [(row[0], float(row[1])) for row in rows]
-
-
 @dataclass
 class _Weighted:
     unit: Unit
@@ -198,8 +168,27 @@ def _units(query: Query) -> list[_Weighted]:
         if df == 0 and len(unit.grams) >= 2:  # a long word: as rare as its rarest part
             df = min(frequencies.get(g, 0) for g in unit.grams)
         idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        weighted.append(_Weighted(unit, idf * (0.4 if df == 0 else 1.0)))
+        weighted.append(_Weighted(unit, idf * (_unknown_share(unit.word) if df == 0 else 1.0)))
     return weighted
+
+
+def _unknown_share(word: str) -> float:
+    """How much a word no article has counts. A thing (股票, 比特币, 晚饭) is likely the
+    subject of a question the knowledge base cannot answer; a verb or an adverb (回来,
+    有钱, 做点) is how the caller tells the story."""
+    tag = _word_tags().get(word)
+    if tag is None:
+        return 0.35
+    return 0.5 if tag[0] in "n" or tag in ("vn", "eng", "j") else 0.15
+
+
+@lru_cache(maxsize=1)
+def _word_tags() -> dict[str, str]:
+    """jieba's part-of-speech dictionary (a lookup, not a tagger: no per-question cost)."""
+    import jieba.posseg
+
+    jieba.posseg.dt.initialize()
+    return dict(jieba.posseg.dt.word_tag_tab)
 
 
 def _coverage(units: list[_Weighted], doc: Any) -> tuple[float, list[str], bool]:
@@ -236,6 +225,133 @@ def _coverage(units: list[_Weighted], doc: Any) -> tuple[float, list[str], bool]
     return (got / total if total else 0.0), matched, on_subject
 
 
+@dataclass
+class _Asked:
+    """The question seen from the article's side: its text, bigrams, sounds and the
+    synonyms it brings, to find which of an article's subject phrases it mentions."""
+
+    text: str
+    grams: set[str]
+    sounds: set[str]
+    terms: set[str]
+
+    @classmethod
+    def of(cls, query: Query, units: list[_Weighted]) -> _Asked:
+        return cls(
+            text=_NON_WORD.sub("", query.normalised),
+            grams=set(query.grams),
+            sounds=set(query.sounds),
+            terms={t for item in units for t in item.unit.terms} | set(query.expansions),
+        )
+
+
+def _subject_coverage(asked: _Asked, subject_terms: str) -> float:
+    """The share of an article's subject phrases (keywords, title words) the question
+    mentions: how a long story that is about this article's subject shows it, even when
+    most of the story is about something else."""
+    phrases = subject_terms.split()
+    if not phrases:
+        return 0.0
+    found = 0.0
+    for phrase in phrases:
+        if phrase in asked.terms or phrase in asked.text:
+            found += 1.0
+            continue
+        grams, sounds = _phrase_parts(phrase)
+        if len(grams) >= 2 and all(g in asked.grams for g in grams):
+            found += 0.8
+        elif sounds and all(x in asked.sounds for x in sounds):
+            found += 0.6
+    return found / len(phrases)
+
+
+@lru_cache(maxsize=65536)
+def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A subject phrase's bigrams and sounds (phrases repeat across searches: cached)."""
+    return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
+
+
+def _plan(query: Query, units: list[_Weighted]) -> tuple[list[str], list[str]]:
+    """What to ask the index for: for each unit of the question its rarest term some
+    article has, the rarest units first, and the sounds of bigrams no article has (which
+    is what a homophone typo looks like). Common terms are left to the re-scoring: they
+    would only make the index rank half the knowledge base."""
+    needed = [t for item in units for t in (*item.unit.terms, *item.unit.grams)]
+    frequencies = document_frequencies([*needed, *query.grams])
+    chosen: list[tuple[float, list[str]]] = []
+    for item in units:
+        # The word and its synonyms; its bigrams only when no article has the word itself
+        # (a typo, or a compound the articles write differently).
+        words = [t for t in item.unit.terms if frequencies[t]]
+        grams = [g for g in item.unit.grams if frequencies[g]] if not words else []
+        if words or grams:
+            chosen.append((item.weight, words + grams))
+    chosen.sort(key=lambda pair: pair[0], reverse=True)
+    limit = int(current_app.config["KB_INDEX_TERMS"])
+    terms = list(dict.fromkeys(t for _, group in chosen for t in group))[:limit]
+    tool = analyzer()
+    sounds = [
+        sound for gram in query.grams if not frequencies.get(gram) for sound in tool._sounds([gram])
+    ]
+    return terms, list(dict.fromkeys(sounds))[:limit]
+
+
+def _sqlite_candidates(
+    query: Query, units: list[_Weighted], conditions: list[Any]
+) -> list[tuple[int, float]]:
+    terms, sounds = _plan(query, units)
+    parts = []
+    if terms:
+        parts.append("{title keywords body} : (" + " OR ".join(map(_fts_quote, terms)) + ")")
+    if sounds:
+        parts.append("sounds : (" + " OR ".join(map(_fts_quote, sounds)) + ")")
+    if not parts:
+        return []
+    weights = current_app.config["KB_FIELD_WEIGHTS"]
+    rank = literal_column(
+        "bm25(kb_fts, {title}, {keywords}, {body}, {sounds})".format(
+            **{k: float(weights[k]) for k in ("title", "keywords", "body", "sounds")}
+        )
+    )
+    statement: Select[Any] = (
+        select(Article.id, rank.label("rank"))
+        .select_from(_FTS)
+        .join(Article, Article.id == _FTS.c.rowid)
+        .where(text("kb_fts MATCH :match"), *conditions)
+        .order_by(text("rank"))
+        .limit(_CANDIDATES)
+    )
+    rows = db.session.execute(statement, {"match": " OR ".join(parts)}).all()
+    return [(row[0], -float(row[1])) for row in rows]
+
+
+def _pg_candidates(
+    query: Query, units: list[_Weighted], conditions: list[Any]
+) -> list[tuple[int, float]]:
+    terms, sounds = _plan(query, units)
+    lexemes = [f"'{t}':ABC" for t in terms] + [f"'{s}':D" for s in sounds]
+    if not lexemes:
+        return []
+    weights = current_app.config["KB_FIELD_WEIGHTS"]
+    # ts_rank's weights are ordered {D, C, B, A}.
+    shares = [
+        float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
+    ]
+    array = "{" + ",".join(str(share) for share in shares) + "}"
+    vector = literal_column("kb_search_document.search_vector")
+    tsquery = cast(bindparam("tsquery", " | ".join(lexemes)), TSQUERY)
+    rank = func.ts_rank(cast(bindparam("weights", array), ARRAY(REAL)), vector, tsquery)
+    statement: Select[Any] = (
+        select(Article.id, rank.label("rank"))
+        .join(SearchDocument, SearchDocument.article_id == Article.id)
+        .where(vector.op("@@")(tsquery), *conditions)
+        .order_by(text("rank DESC"))
+        .limit(_CANDIDATES)
+    )
+    rows = db.session.execute(statement).all()
+    return [(row[0], float(row[1])) for row in rows]
+
+
 def _snippet(version: ArticleVersion, matched: list[str]) -> str:
     body = plain_text(version.body)
     if len(body) <= _SNIPPET_CHARS:
@@ -259,26 +375,119 @@ def search(
     if query.empty:
         return SearchResult(question, [], False)
     conditions = visible(channel)
+    units = _units(query)
     if dialect() == "sqlite":
-        candidates = _sqlite_candidates(query, conditions)
+        candidates = _sqlite_candidates(query, units, conditions)
     else:
-        candidates = _pg_candidates(query, conditions)
-    hits = _rescore(query, candidates, limit)
+        candidates = _pg_candidates(query, units, conditions)
+    hits = _rescore(query, units, candidates, limit, conditions)
     useful = bool(hits)
     if record_gap and not useful:
         record_knowledge_gap(question, channel_name(channel) or "api")
     return SearchResult(question, hits, useful)
 
 
-def _rescore(query: Query, candidates: list[tuple[int, float]], limit: int) -> list[Hit]:
-    """Re-score the index's best candidates by coverage; keep those above the threshold.
+_category_cache: dict[str, Any] = {"at": 0.0, "ids": {}}
 
-    The threshold falls for long questions (a caller's story has much that no article
-    needs to say), and an answer must be about something the question asks: a word of
-    the question in its title or keywords, not only somewhere in its body."""
+
+def _category_ids() -> dict[str, int]:
+    """Category code -> id, re-read every minute (catalogue imports are rare)."""
+    now = time.monotonic()
+    if now - _category_cache["at"] > 60 or not _category_cache["ids"]:
+        _category_cache["ids"] = dict(db.session.execute(select(Category.code, Category.id)).all())
+        _category_cache["at"] = now
+    return _category_cache["ids"]
+
+
+def _fuse(
+    query: Query, scored: list[tuple[float, int, list[str]]], docs: dict[int, Any]
+) -> list[tuple[float, int, list[str]]]:
+    """Order by reciprocal-rank fusion of our score and plain BM25 over the candidates'
+    whole text: BM25 sees how much an article's body talks about the question's words,
+    which is what a colloquial question shares with its answer when it shares no
+    subject words. Articles below the relevance threshold are never brought back."""
+    if len(scored) < 2:
+        return scored
+    terms = query.match_terms()
+    frequencies = document_frequencies(terms)
+    total = max(document_count(), 1)
+    idf = {
+        t: math.log(1 + (total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))
+        for t in terms
+        if frequencies[t]
+    }
+    lengths: dict[int, int] = {}
+    counts: dict[int, dict[str, int]] = {}
+    for _, article_id, _ in scored:
+        doc = docs[article_id]
+        tokens = f"{doc.title_terms} {doc.keyword_terms} {doc.body_terms}".split()
+        lengths[article_id] = len(tokens)
+        tf: dict[str, int] = {}
+        for token in tokens:
+            if token in idf:
+                tf[token] = tf.get(token, 0) + 1
+        counts[article_id] = tf
+    average = sum(lengths.values()) / len(lengths) or 1.0
+    k1, b = 1.2, 0.75
+    bm25 = {
+        article_id: sum(
+            idf[t] * n * (k1 + 1) / (n + k1 * (1 - b + b * lengths[article_id] / average))
+            for t, n in counts[article_id].items()
+        )
+        for article_id in counts
+    }
+    ours = sorted(scored, key=lambda item: item[0], reverse=True)
+    by_bm25 = sorted(bm25, key=lambda a: bm25[a], reverse=True)
+    place = {article_id: i for i, article_id in enumerate(by_bm25)}
+    k = _FUSION_K
+    fused = {
+        item[1]: 1 / (k + i) + _FUSION_BM25 / (k + place[item[1]]) for i, item in enumerate(ours)
+    }
+    return sorted(ours, key=lambda item: fused[item[1]], reverse=True)
+
+
+def _likely_categories(question: str, conditions: list[Any]) -> dict[str, Any]:
+    """Routing's reading of the question: category id -> probability, and the visible
+    articles of a category it is sure of (candidates no word of the question found)."""
+    from routing.suggest import likely_categories
+
+    found = likely_categories(question, top=3)
+    if not found:
+        return {"by_id": {}, "extra": []}
+    ids = _category_ids()
+    by_id = {ids[code]: p for code, p in found if code in ids}
+    extra: list[int] = []
+    code, probability = found[0]
+    if code in ids and probability >= _CATEGORY_SURE:
+        extra = list(
+            db.session.scalars(
+                select(Article.id)
+                .where(Article.category_id == ids[code], *conditions)
+                .limit(_CATEGORY_EXTRA)
+            )
+        )
+    return {"by_id": by_id, "extra": extra}
+
+
+def _rescore(
+    query: Query,
+    units: list[_Weighted],
+    candidates: list[tuple[int, float]],
+    limit: int,
+    conditions: list[Any],
+) -> list[Hit]:
+    """Re-score the index's best candidates; keep those relevant enough.
+
+    Relevance is the larger of how much of the question an article covers and how much
+    of the article's subject the question names, or how sure routing is that the
+    question is in the article's category (routing reads colloquial requests: 被老板
+    叫走人 is a dismissal). The threshold falls for long questions: a caller's story has
+    much that no article needs to say."""
+    categories = _likely_categories(query.text, conditions)
+    known = {article_id for article_id, _ in candidates}
+    candidates = candidates + [(a, 0.0) for a in categories["extra"] if a not in known]
     if not candidates:
         return []
-    units = _units(query)
     docs = {
         row.article_id: row
         for row in db.session.execute(
@@ -288,26 +497,40 @@ def _rescore(query: Query, candidates: list[tuple[int, float]], limit: int) -> l
                 SearchDocument.keyword_terms,
                 SearchDocument.body_terms,
                 SearchDocument.sound_terms,
-            ).where(SearchDocument.article_id.in_([a for a, _ in candidates]))
+                SearchDocument.subject_terms,
+                Article.category_id,
+            )
+            .join(Article, Article.id == SearchDocument.article_id)
+            .where(SearchDocument.article_id.in_([a for a, _ in candidates]))
         )
     }
     config = current_app.config
     best = max(rank for _, rank in candidates) or 1.0
     share = float(config["KB_COVERAGE_SHARE"])
+    subject_share = float(config["KB_SUBJECT_SHARE"])
+    category_share = float(config["KB_CATEGORY_SHARE"])
     threshold = float(config["KB_MIN_SCORE"]) * min(1.0, math.sqrt(8 / max(len(units), 1)))
+    asked = _Asked.of(query, units)
     scored = []
     for article_id, rank in candidates:
         doc = docs.get(article_id)
         if doc is None:
             continue
-        coverage, matched, on_subject = _coverage(units, doc)
-        if not on_subject:
-            continue
-        score = share * coverage + (1 - share) * (rank / best) * min(1.0, coverage * 2)
-        if score >= threshold:
+        coverage, matched, _on_subject = _coverage(units, doc)
+        subject = _subject_coverage(asked, doc.subject_terms)
+        category = categories["by_id"].get(doc.category_id, 0.0)
+        relevance = max(coverage, subject, category * _CATEGORY_RELEVANCE)
+        # The more of the article's own subject the question names, the better it fits:
+        # among articles that all cover a short question, the one it is about wins.
+        score = (
+            share * relevance
+            + subject_share * subject
+            + category_share * category
+            + (1 - share - subject_share - category_share) * (rank / best) * min(1.0, relevance * 2)
+        )
+        if relevance >= threshold:
             scored.append((score, article_id, matched))
-    scored.sort(key=lambda item: item[0], reverse=True)
-    scored = scored[:limit]
+    scored = _fuse(query, scored, docs)[:limit]
     if not scored:
         return []
     rows = db.session.execute(

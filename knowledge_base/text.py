@@ -255,12 +255,18 @@ class Analyzer:
     ) -> tuple[Unit, ...]:
         units: dict[str, Unit] = {}
         claimed: set[str] = set()
+        extra: list[str] = []
         for found, group in concepts:
             terms = _unique(safe_term(t) for t in group if safe_term(t))
             units[found] = Unit(
                 found, terms, tuple(self._grams([found])), tuple(self._sounds([found]))
             )
-            claimed.update(p for p in pieces if p in found or found in p)
+            for piece in pieces:
+                if piece in found or found in piece:
+                    claimed.add(piece)
+                    # 公积金提取 holds 公积金 (a synonym) and 提取, which is asked too
+                    extra.extend(r for r in piece.split(found) if len(r) >= 2)
+        pieces = [*pieces, *extra]
         for piece in pieces:
             term = safe_term(piece)
             if not term or piece in claimed or term in units:

@@ -464,3 +464,18 @@ def versions() -> tuple[int | None, int | None]:
     if engine is None:
         return None, None
     return engine.data.catalogue_version, engine.learned.version if engine.learned else None
+
+
+def likely_categories(text: str, top: int = 3) -> list[tuple[str, float]]:
+    """The categories the text points to, best first, with their probabilities; none
+    when nothing in it is recognised (the knowledge base uses this to understand
+    colloquial questions the way routing does)."""
+    engine = current_engine()
+    if engine is None:
+        return []
+    normalised, tokens = engine.tokens(text)
+    feats = features(normalised, tokens) if engine.learned is not None else None
+    ranked, found = engine.classifier.classify(normalised, tokens, feats, top=top)
+    if not found:
+        return []
+    return [(c.code, c.probability) for c in ranked if c.evidence or c.learned]

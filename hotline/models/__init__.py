@@ -24,6 +24,7 @@ from hotline.models.kb import (
     KnowledgeGap,
     SearchDocument,
     SynonymGroup,
+    TermFrequency,
 )
 from hotline.models.ops import (
     AuditChainHead,
@@ -69,6 +70,7 @@ __all__ = [
     "KnowledgeGap",
     "SearchDocument",
     "SynonymGroup",
+    "TermFrequency",
     "IncidentGroup",
     "RoutingDecision",
     "RoutingModel",

@@ -132,8 +132,10 @@ class ArticleVersion(Base):
 class SearchDocument(Base):
     """The live version's search terms (space-separated), one row per searchable article.
 
-    SQLite mirrors these into the FTS5 table `kb_fts` (rowid = article id); PostgreSQL
-    indexes them with a GIN expression index over weighted `tsvector`s (migration 0004).
+    The subject (title, keywords and their sounds) is what the database's full-text
+    index finds candidates by: SQLite's FTS5 table `kb_fts` (rowid = article id), and
+    on PostgreSQL a weighted `tsvector` column with a GIN index (migration 0004). The
+    body's terms are read only to score those candidates.
     """
 
     __tablename__ = "kb_search_document"
@@ -143,6 +145,18 @@ class SearchDocument(Base):
     keyword_terms: Mapped[str] = mapped_column(Text, default="")
     body_terms: Mapped[str] = mapped_column(Text, default="")
     sound_terms: Mapped[str] = mapped_column(Text, default="")
+    subject_sounds: Mapped[str] = mapped_column(Text, default="")
+    # The article's subject as phrases: its keywords and its title's words.
+    subject_terms: Mapped[str] = mapped_column(Text, default="")
+
+
+class TermFrequency(Base):
+    """How many searchable articles contain a term (kept with the index, for idf)."""
+
+    __tablename__ = "kb_term"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SynonymGroup(Base):

@@ -1,0 +1,221 @@
+"""`python -m benchmarks.kb`: knowledge-base search quality and latency, beside a
+baseline of jieba + rank_bm25 measured in the same run.
+
+Quality: the questions of `tests/knowledge_base/data/search_queries.yaml` (written
+before the search was tuned; each has a `kind`: plain, short, typo, colloquial,
+dialect, synonym, long, or none for questions the knowledge base cannot answer)
+against the demo knowledge base `knowledge_base/data/demo_kb.yaml`. Printed: recall@1,
+recall@3 and MRR@10 over the answerable questions, overall and by kind, and for `none`
+the share left unanswered. The baseline indexes the same articles (title, keywords,
+body) with `jieba.lcut_for_search` and ranks with `rank_bm25.BM25Okapi`.
+
+Latency: p50/p95 of the same questions on the demo knowledge base and again on a
+synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
+the term-frequency cache cold (every question new) and warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+QUERIES = ROOT / "tests" / "knowledge_base" / "data" / "search_queries.yaml"
+DEMO_KB = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
+CATALOGUE = ROOT / "routing" / "data" / "jiangmen_catalogue.yaml"
+KINDS = ("plain", "short", "typo", "colloquial", "dialect", "synonym", "long")
+TARGETS = {"recall@1": 0.93, "recall@3": 0.98, "mrr@10": 0.95, "p95_ms_at_scale": 10.0}
+
+Ranker = Callable[[str], list[str]]
+
+
+def load_queries() -> list[dict[str, Any]]:
+    return yaml.safe_load(QUERIES.read_text(encoding="utf-8"))["queries"]
+
+
+class Baseline:
+    """jieba + rank_bm25 over title, keywords and body: what a careful engineer would
+    build in an afternoon, and what most plain questions need."""
+
+    def __init__(self, articles: list[dict[str, Any]]) -> None:
+        import jieba
+        from rank_bm25 import BM25Okapi
+
+        jieba.setLogLevel(60)
+        self.keys = [a["id"] for a in articles]
+        corpus = [
+            jieba.lcut_for_search(f"{a['title']} {' '.join(a.get('keywords') or [])} {a['answer']}")
+            for a in articles
+        ]
+        self.bm25 = BM25Okapi(corpus)
+        self.cut = jieba.lcut_for_search
+
+    def __call__(self, question: str) -> list[str]:
+        tokens = [t for t in self.cut(question) if t.strip()]
+        scores = self.bm25.get_scores(tokens)
+        order = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)[:10]
+        return [self.keys[i] for i in order if scores[i] > 0]
+
+
+def ours(question: str) -> list[str]:
+    from knowledge_base.search import search
+
+    return [hit.article.key for hit in search(question, limit=10).hits]
+
+
+def measure(rank: Ranker, queries: list[dict[str, Any]]) -> dict[str, Any]:
+    """recall@1, recall@3, MRR@10 overall and by kind; 'none' answered with nothing;
+    latency per question."""
+    by_kind: dict[str, list[tuple[int | None]]] = {}
+    samples = []
+    unanswered = unanswerable = 0
+    for item in queries:
+        start = time.perf_counter()
+        keys = rank(item["q"])
+        samples.append(time.perf_counter() - start)
+        if not item.get("expect"):
+            unanswerable += 1
+            unanswered += not keys
+            continue
+        position = keys.index(item["expect"]) + 1 if item["expect"] in keys[:10] else None
+        by_kind.setdefault(item.get("kind", "plain"), []).append((position,))
+    result: dict[str, Any] = {"kinds": {}}
+    everything = [p for positions in by_kind.values() for p in positions]
+    result.update(_scores(everything))
+    for kind, positions in by_kind.items():
+        result["kinds"][kind] = _scores(positions) | {"n": len(positions)}
+    result["none"] = unanswered / unanswerable if unanswerable else None
+    ordered = sorted(samples)
+    result["p50_ms"] = statistics.median(ordered) * 1e3
+    result["p95_ms"] = ordered[int(0.95 * (len(ordered) - 1))] * 1e3
+    return result
+
+
+def _scores(positions: list[tuple[int | None]]) -> dict[str, float]:
+    n = max(len(positions), 1)
+    return {
+        "recall@1": sum(p == 1 for (p,) in positions) / n,
+        "recall@3": sum(p is not None and p <= 3 for (p,) in positions) / n,
+        "mrr@10": sum(1 / p for (p,) in positions if p) / n,
+    }
+
+
+def latency(rank: Ranker, queries: list[dict[str, Any]]) -> tuple[float, float]:
+    samples = []
+    for item in queries:
+        start = time.perf_counter()
+        rank(item["q"])
+        samples.append(time.perf_counter() - start)
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1e3, ordered[int(0.95 * (len(ordered) - 1))] * 1e3
+
+
+def _line(name: str, r: dict[str, Any]) -> str:
+    return (
+        f"  {name:<26} recall@1 {r['recall@1']:.3f}  recall@3 {r['recall@3']:.3f}  "
+        f"MRR@10 {r['mrr@10']:.3f}"
+    )
+
+
+def report(our: dict[str, Any], base: dict[str, Any], answerable: int, none: int) -> None:
+    print(f"quality ({answerable} answerable questions, {none} the base cannot answer)")
+    print(
+        _line("baseline jieba+rank_bm25", base)
+        + f"  p50 {base['p50_ms']:.2f}ms p95 {base['p95_ms']:.2f}ms"
+    )
+    print(_line("search", our) + f"  p50 {our['p50_ms']:.2f}ms p95 {our['p95_ms']:.2f}ms")
+    print("  by kind (search vs baseline):")
+    for kind in KINDS:
+        if kind not in our["kinds"]:
+            continue
+        o, b = our["kinds"][kind], base["kinds"][kind]
+        print(
+            f"    {kind:<11} n={o['n']:<3} recall@1 {o['recall@1']:.3f} vs {b['recall@1']:.3f}  "
+            f"recall@3 {o['recall@3']:.3f} vs {b['recall@3']:.3f}  "
+            f"MRR@10 {o['mrr@10']:.3f} vs {b['mrr@10']:.3f}"
+        )
+    if our["none"] is not None:
+        print(
+            f"    {'none':<11} n={none:<3} left unanswered {our['none']:.3f} vs "
+            f"{base['none']:.3f} (the baseline has no notion of 'no answer')"
+        )
+
+
+def run(app: Any, articles: int) -> dict[str, Any]:
+    from benchmarks.kb.corpus import load_synthetic
+    from knowledge_base.index import forget_frequencies
+    from knowledge_base.io import import_knowledge_base
+    from knowledge_base.synonyms import load_file, replace_synonyms
+    from routing.catalogue import import_catalogue
+
+    queries = load_queries()
+    corpus = yaml.safe_load(DEMO_KB.read_text(encoding="utf-8"))["articles"]
+    with app.app_context():
+        import_catalogue(CATALOGUE, imported_by="bench")
+        replace_synonyms(load_file(), actor=None)
+        import_knowledge_base(DEMO_KB)
+        from knowledge_base.search import today
+
+        live = [
+            a
+            for a in corpus
+            if not a.get("effective_to") or str(a["effective_to"]) >= today().isoformat()
+        ]
+        baseline = Baseline(live)
+        ours("预热")  # load jieba and the vocabulary once, outside the timings
+        base = measure(baseline, queries)
+        our = measure(ours, queries)
+        answerable = sum(1 for q in queries if q.get("expect"))
+        report(our, base, answerable, len(queries) - answerable)
+        results: dict[str, Any] = {"search": our, "baseline": base}
+        if articles > len(corpus):
+            start = time.perf_counter()
+            made = load_synthetic(articles)
+            took = time.perf_counter() - start
+            print(f"scale: {articles} articles ({made} synthetic, loaded in {took:.0f}s)")
+            forget_frequencies()
+            cold = latency(ours, queries)
+            warm = latency(ours, queries)
+            print(
+                f"  search at {articles}: cold p50 {cold[0]:.2f}ms p95 {cold[1]:.2f}ms; "
+                f"warm p50 {warm[0]:.2f}ms p95 {warm[1]:.2f}ms"
+            )
+            still = measure(ours, queries)
+            print(_line(f"search at {articles}", still))
+            results["scale"] = {"cold": cold, "warm": warm, "quality": still}
+        print("targets:", ", ".join(_verdicts(our, base, results.get("scale"))))
+    return results
+
+
+def _verdicts(our: dict[str, Any], base: dict[str, Any], scale: dict[str, Any] | None) -> list[str]:
+    out = []
+    for name in ("recall@1", "recall@3", "mrr@10"):
+        ok = our[name] >= TARGETS[name] and our[name] > base[name]
+        out.append(f"{name} {our[name]:.3f} {'meets' if ok else 'misses'} {TARGETS[name]}")
+    if scale:
+        p95 = scale["cold"][1]
+        verdict = "meets" if p95 <= TARGETS["p95_ms_at_scale"] else "misses"
+        out.append(f"p95 at scale {p95:.2f}ms {verdict} {TARGETS['p95_ms_at_scale']}ms")
+    return out
+
+
+def main() -> None:
+    from benchmarks.common import make_app
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a throwaway SQLite file")
+    parser.add_argument("--articles", type=int, default=100_000, help="synthetic scale")
+    args = parser.parse_args()
+    app = make_app(args.database_url)
+    print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
+    run(app, args.articles)
+
+
+if __name__ == "__main__":
+    main()
