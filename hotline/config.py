@@ -131,7 +131,9 @@ class Config:
     KB_MIN_SCORE = 0.2
     # How many of a question's terms (its rarest) are asked of the full-text index;
     # all of them count when the candidates are scored.
-    KB_INDEX_TERMS = 12
+    KB_INDEX_TERMS = 8
+    # ... and not those in more than this share of the articles (unless nothing rarer).
+    KB_COMMON_SHARE = 0.002
     # A changed service guide must be published within this of its approval.
     KB_GUIDE_PUBLISH_LIMIT = {"amount": 1, "unit": "working_days"}
     # The reviewer of a version must not be its author (four-eyes review).

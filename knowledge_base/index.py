@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from hotline.extensions import db
 from hotline.models import (
@@ -120,9 +120,10 @@ def document_frequencies(terms: list[str]) -> dict[str, int]:
             _frequencies.clear()
         found: dict[str, int] = dict.fromkeys(missing, 0)
         rows = db.session.execute(
-            select(TermFrequency.term, TermFrequency.documents).where(
-                TermFrequency.term.in_(missing)
-            )
+            text("SELECT term, documents FROM kb_term WHERE term IN :terms").bindparams(
+                bindparam("terms", expanding=True)
+            ),
+            {"terms": missing},
         )
         found.update({term: int(count) for term, count in rows})
         _frequencies.update(found)
@@ -233,6 +234,11 @@ def write_index(article_id: int, title: str, keywords: str, body: str, sounds: s
                 "sounds": sounds,
             },
         )
+        db.session.execute(text("DELETE FROM kb_fts_subject WHERE rowid = :id"), {"id": article_id})
+        db.session.execute(
+            text("INSERT INTO kb_fts_subject (rowid, title, keywords) VALUES (:id, :t, :k)"),
+            {"id": article_id, "t": title, "k": keywords},
+        )
     else:
         db.session.execute(
             text(
@@ -257,6 +263,7 @@ def unindex_article(article: Article) -> None:
         db.session.flush()
     if dialect() == "sqlite":
         db.session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": article.id})
+        db.session.execute(text("DELETE FROM kb_fts_subject WHERE rowid = :id"), {"id": article.id})
     forget_frequencies()
 
 

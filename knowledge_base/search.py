@@ -25,12 +25,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    column,
     func,
     literal_column,
     or_,
     select,
-    table,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
@@ -60,19 +58,20 @@ from knowledge_base.text import Analyzer, Query, Unit
 CHANNELS = ("hotline", "portal", "window")
 # Aliases callers of the API use for the same channels (ticket channel names).
 CHANNEL_ALIASES = {"phone": "hotline", "sms": "hotline", "chat": "hotline", "web": "portal"}
-_CANDIDATES = 30
+_CANDIDATES = 20
+_COMMON_MIN = 100
+_FEW = 5
 # Routing's category: relevance it lends at probability 1, how sure it must be to bring
 # in its category's articles as candidates, and how many.
 _CATEGORY_RELEVANCE = 0.5
 _CATEGORY_SURE = 0.5
-_CATEGORY_EXTRA = 8
+_CATEGORY_EXTRA = 5
 # Reciprocal-rank fusion of our ranking with plain BM25 (k, and BM25's weight).
 _FUSION_K = 3
 _FUSION_BM25 = 1.0
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LONG_NUMBER = re.compile(r"\d{7,}")
 _NON_WORD = re.compile(r"[\W_]+")
-_FTS = table("kb_fts", column("rowid"))
 _SNIPPET_CHARS = 90
 
 
@@ -142,6 +141,19 @@ def visible(channel: str | None = None, on: date | None = None) -> list[Any]:
     return conditions
 
 
+def visible_sql(channel: str | None = None) -> tuple[str, dict[str, Any]]:
+    """`visible` as an SQL fragment over `kb_article a`, for the hot full-text queries
+    (plain SQL: building expressions cost more than running the query)."""
+    sql = (
+        "a.status = 'published' AND a.effective_from <= :day "
+        "AND (a.effective_to IS NULL OR a.effective_to >= :day)"
+    )
+    flag = channel_name(channel)
+    if flag:
+        sql += f" AND a.on_{flag} IS TRUE"
+    return sql, {"day": today()}
+
+
 def _fts_quote(term: str) -> str:
     return '"' + term.replace('"', "") + '"'
 
@@ -194,28 +206,34 @@ def _word_tags() -> dict[str, str]:
 def _coverage(units: list[_Weighted], doc: Any) -> tuple[float, list[str], bool]:
     """How much of the question (by weight) the article speaks to, 0–1, and what matched:
     a word (or a synonym) in the title or keywords fully, in the body a little less; a
-    long word by the share of its bigrams found; a homophone typo by its sounds."""
-    strong = set(doc.title_terms.split()) | set(doc.keyword_terms.split())
-    body = set(doc.body_terms.split())
-    sounds = set(doc.sound_terms.split())
+    long word by the share of its bigrams found; a homophone typo by its sounds.
+
+    Terms are looked up in the space-padded term strings (a C-speed substring search:
+    building a set of a long body's terms for every candidate costs more)."""
+    strong = f" {doc.title_terms} {doc.keyword_terms} "
+    body = f" {doc.body_terms} "
+    sounds = f" {doc.sound_terms} "
     got = 0.0
     matched: list[str] = []
     on_subject = False  # something the question asks about is what the article is about
     for item in units:
         unit = item.unit
         share = 0.0
-        if any(t in strong for t in unit.terms):
+        if any(f" {t} " in strong for t in unit.terms):
             share = 1.0
             on_subject = True
-        elif any(t in body for t in unit.terms):
+        elif any(f" {t} " in body for t in unit.terms):
             share = 0.75
         else:
             if len(unit.grams) >= 2:
-                in_strong = sum(g in strong for g in unit.grams)
-                found = sum(1.0 if g in strong else 0.75 if g in body else 0.0 for g in unit.grams)
+                in_strong = [f" {g} " in strong for g in unit.grams]
+                found = sum(
+                    1.0 if hit else 0.75 if f" {g} " in body else 0.0
+                    for g, hit in zip(unit.grams, in_strong, strict=True)
+                )
                 share = 0.8 * found / len(unit.grams)
-                on_subject |= in_strong * 2 >= len(unit.grams)
-            if unit.sounds and all(s in sounds for s in unit.sounds):
+                on_subject |= sum(in_strong) * 2 >= len(unit.grams)
+            if unit.sounds and all(f" {x} " in sounds for x in unit.sounds):
                 share = max(share, 0.55)
                 on_subject = True
         if share:
@@ -271,7 +289,7 @@ def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
 
 
-def _plan(query: Query, units: list[_Weighted]) -> tuple[list[str], list[str]]:
+def _plan(query: Query, units: list[_Weighted]) -> tuple[list[str], list[str], list[str]]:
     """What to ask the index for: for each unit of the question its rarest term some
     article has, the rarest units first, and the sounds of bigrams no article has (which
     is what a homophone typo looks like). Common terms are left to the re-scoring: they
@@ -289,47 +307,72 @@ def _plan(query: Query, units: list[_Weighted]) -> tuple[list[str], list[str]]:
     chosen.sort(key=lambda pair: pair[0], reverse=True)
     limit = int(current_app.config["KB_INDEX_TERMS"])
     terms = list(dict.fromkeys(t for _, group in chosen for t in group))[:limit]
+    # A term in a large share of the articles would make the index rank that share: it
+    # is looked for in titles and keywords only (SQLite's subject index, whose posting
+    # lists are short). Every term still counts when candidates are scored.
+    cap = max(_COMMON_MIN, document_count() * float(current_app.config["KB_COMMON_SHARE"]))
+    common = [t for t in terms if frequencies[t] > cap]
+    terms = [t for t in terms if frequencies[t] <= cap]
     tool = analyzer()
     sounds = [
         sound for gram in query.grams if not frequencies.get(gram) for sound in tool._sounds([gram])
     ]
-    return terms, list(dict.fromkeys(sounds))[:limit]
+    return terms, common, list(dict.fromkeys(sounds))[:limit]
 
 
 def _sqlite_candidates(
-    query: Query, units: list[_Weighted], conditions: list[Any]
+    query: Query, units: list[_Weighted], where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
-    terms, sounds = _plan(query, units)
+    terms, common, sounds = _plan(query, units)
+    weights = current_app.config["KB_FIELD_WEIGHTS"]
+    found: dict[int, float] = {}
     parts = []
     if terms:
         parts.append("{title keywords body} : (" + " OR ".join(map(_fts_quote, terms)) + ")")
     if sounds:
         parts.append("sounds : (" + " OR ".join(map(_fts_quote, sounds)) + ")")
-    if not parts:
-        return []
-    weights = current_app.config["KB_FIELD_WEIGHTS"]
-    rank = literal_column(
-        "bm25(kb_fts, {title}, {keywords}, {body}, {sounds})".format(
+    if parts:
+        rank = "bm25(kb_fts, {title}, {keywords}, {body}, {sounds})".format(
             **{k: float(weights[k]) for k in ("title", "keywords", "body", "sounds")}
         )
+        _merge(found, _fts_ranked("kb_fts", rank, " OR ".join(parts), where))
+    if common and len(found) < _FEW:  # rarer words found too little: the subject index
+        rank = "bm25(kb_fts_subject, {title}, {keywords})".format(
+            **{k: float(weights[k]) for k in ("title", "keywords")}
+        )
+        match = " OR ".join(map(_fts_quote, [*terms, *common]))
+        _merge(found, _fts_ranked("kb_fts_subject", rank, match, where))
+    ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)
+    return ranked[:_CANDIDATES]
+
+
+def _fts_ranked(
+    table_name: str, rank: str, match: str, where: tuple[str, dict[str, Any]]
+) -> list[tuple[int, float]]:
+    sql = (
+        f"SELECT a.id, {rank} AS rank FROM {table_name} "
+        f"JOIN kb_article a ON a.id = {table_name}.rowid "
+        f"WHERE {table_name} MATCH :match AND {where[0]} ORDER BY rank LIMIT :limit"
     )
-    statement: Select[Any] = (
-        select(Article.id, rank.label("rank"))
-        .select_from(_FTS)
-        .join(Article, Article.id == _FTS.c.rowid)
-        .where(text("kb_fts MATCH :match"), *conditions)
-        .order_by(text("rank"))
-        .limit(_CANDIDATES)
-    )
-    rows = db.session.execute(statement, {"match": " OR ".join(parts)}).all()
-    return [(row[0], -float(row[1])) for row in rows]
+    params = {**where[1], "match": match, "limit": _CANDIDATES}
+    return [(row[0], -float(row[1])) for row in db.session.execute(text(sql), params)]
+
+
+def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
+    """Candidates of several index queries, each query's ranks scaled to its best (0–1)."""
+    if not ranked:
+        return
+    best = max(rank for _, rank in ranked) or 1.0
+    for article_id, rank in ranked:
+        found[article_id] = max(found.get(article_id, 0.0), rank / best)
 
 
 def _pg_candidates(
     query: Query, units: list[_Weighted], conditions: list[Any]
 ) -> list[tuple[int, float]]:
-    terms, sounds = _plan(query, units)
-    lexemes = [f"'{t}':ABC" for t in terms] + [f"'{s}':D" for s in sounds]
+    terms, common, sounds = _plan(query, units)
+    lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
+    lexemes += [f"'{s}':D" for s in sounds]
     if not lexemes:
         return []
     weights = current_app.config["KB_FIELD_WEIGHTS"]
@@ -377,7 +420,7 @@ def search(
     conditions = visible(channel)
     units = _units(query)
     if dialect() == "sqlite":
-        candidates = _sqlite_candidates(query, units, conditions)
+        candidates = _sqlite_candidates(query, units, visible_sql(channel))
     else:
         candidates = _pg_candidates(query, units, conditions)
     hits = _rescore(query, units, candidates, limit, conditions)
@@ -420,13 +463,9 @@ def _fuse(
     counts: dict[int, dict[str, int]] = {}
     for _, article_id, _ in scored:
         doc = docs[article_id]
-        tokens = f"{doc.title_terms} {doc.keyword_terms} {doc.body_terms}".split()
-        lengths[article_id] = len(tokens)
-        tf: dict[str, int] = {}
-        for token in tokens:
-            if token in idf:
-                tf[token] = tf.get(token, 0) + 1
-        counts[article_id] = tf
+        text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
+        lengths[article_id] = text.count(" ")
+        counts[article_id] = {t: n for t in idf if (n := text.count(f" {t} "))}
     average = sum(lengths.values()) / len(lengths) or 1.0
     k1, b = 1.2, 0.75
     bm25 = {
@@ -488,20 +527,16 @@ def _rescore(
     candidates = candidates + [(a, 0.0) for a in categories["extra"] if a not in known]
     if not candidates:
         return []
+    ids = [a for a, _ in candidates]
     docs = {
         row.article_id: row
         for row in db.session.execute(
-            select(
-                SearchDocument.article_id,
-                SearchDocument.title_terms,
-                SearchDocument.keyword_terms,
-                SearchDocument.body_terms,
-                SearchDocument.sound_terms,
-                SearchDocument.subject_terms,
-                Article.category_id,
-            )
-            .join(Article, Article.id == SearchDocument.article_id)
-            .where(SearchDocument.article_id.in_([a for a, _ in candidates]))
+            text(
+                "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
+                "d.sound_terms, d.subject_terms, a.category_id FROM kb_search_document d "
+                "JOIN kb_article a ON a.id = d.article_id WHERE d.article_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
         )
     }
     config = current_app.config

@@ -74,6 +74,7 @@ def _empty_all_tables() -> None:
             db.session.execute(table.delete())
         # The knowledge base's FTS5 index is not a model (migration 0004 makes it).
         db.session.execute(text("DELETE FROM kb_fts"))
+        db.session.execute(text("DELETE FROM kb_fts_subject"))
     db.session.commit()
 
 

@@ -160,6 +160,13 @@ def load_synthetic(total: int, seed: int = 20261127) -> int:
                 ),
                 fts,
             )
+            db.session.execute(
+                text(
+                    "INSERT INTO kb_fts_subject (rowid, title, keywords) VALUES "
+                    "(:id, :title_terms, :keyword_terms)"
+                ),
+                fts,
+            )
         else:
             db.session.execute(
                 text(

@@ -158,6 +158,11 @@ def upgrade():
             "CREATE VIRTUAL TABLE kb_fts USING fts5("
             "title, keywords, body, sounds, tokenize = 'unicode61 remove_diacritics 0')"
         )
+        # The subject alone (title, keywords): short posting lists for common words.
+        op.execute(
+            "CREATE VIRTUAL TABLE kb_fts_subject USING fts5("
+            "title, keywords, tokenize = 'unicode61 remove_diacritics 0')"
+        )
     else:
         op.execute("ALTER TABLE kb_search_document ADD COLUMN search_vector tsvector")
         op.execute(
@@ -168,6 +173,7 @@ def upgrade():
 
 def downgrade():
     if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS kb_fts_subject")
         op.execute("DROP TABLE IF EXISTS kb_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_kb_search_document_vector")

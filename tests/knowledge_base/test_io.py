@@ -153,3 +153,30 @@ def test_cli_synonyms_reindex_and_publication_check(app, catalogue, runner):
     assert result.exit_code == 0 and "synonym groups loaded" in result.output
     assert runner.invoke(args=["kb", "reindex"]).output.startswith("5 articles re-indexed")
     assert "0 late publication(s)" in runner.invoke(args=["kb", "check-publication"]).output
+
+
+def test_an_xlsx_with_errors_is_refused_by_row_and_nothing_is_imported(catalogue, tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(list(COLUMNS))
+    good = ["kb-0201", "qa", "失业登记怎么办理？", "0301", "RSJ", "可在粤省事办理失业登记。"]
+    sheet.append(good + ["失业登记"] + [""] * 6)
+    sheet.append(["kb-0202", "faq", "", "0301", "RSJ", "正文"] + [""] * 7)
+    sheet.append(
+        ["kb-0203", "guide", "灵活就业参保", "9999", "NOPE", "正文"]
+        + [""] * 2
+        + ["2026-13-01"]
+        + [""] * 4
+    )
+    path = tmp_path / "city.xlsx"
+    workbook.save(path)
+    with pytest.raises(ImportFailed) as refused:
+        import_knowledge_base(path)
+    problems = refused.value.problems
+    assert "city.xlsx: row 3: kind: must be one of qa, guide, policy, notice" in problems
+    assert "city.xlsx: row 3: title: is required" in problems
+    assert "city.xlsx: row 4: category: unknown category 9999" in problems
+    assert "city.xlsx: row 4: department: unknown department NOPE" in problems
+    assert "city.xlsx: row 4: effective_from: must be a date YYYY-MM-DD" in problems
+    assert not any("row 2" in p for p in problems)
+    assert _articles() == 0  # the good row 2 was not imported either

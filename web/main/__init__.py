@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
 
@@ -11,7 +22,8 @@ from hotline.extensions import db
 from hotline.models import Role, Ticket
 from hotline.models.enums import TicketStatus
 from hotline.tickets.access import require_view, visible_clause
-from hotline.tickets.lifecycle import STATUS_ZH
+from hotline.tickets.lifecycle import OFFICE, STATUS_ZH
+from hotline.tickets.service import perform
 from web.api.serializers import ticket_detail
 
 bp = Blueprint("main", __name__)
@@ -90,5 +102,36 @@ def ticket(reference: str):  # type: ignore[no-untyped-def]
     except HotlineError:
         abort(403)
     return render_template(
-        "main/ticket.html", t=ticket_detail(row, current_user), status_names=STATUS_ZH
+        "main/ticket.html",
+        t=ticket_detail(row, current_user),
+        status_names=STATUS_ZH,
+        suggestions=_answers_for(row),
     )
+
+
+def _answers_for(row: Ticket) -> list[object]:
+    """Knowledge-base answers for a request the office may still answer directly."""
+    if row.status != TicketStatus.ACCEPTED or current_user.role not in OFFICE:
+        return []
+    from knowledge_base.search import search
+
+    return search(row.content, channel="hotline", limit=3).hits
+
+
+@bp.post("/tickets/<reference>/answer")
+@login_required
+def answer(reference: str):  # type: ignore[no-untyped-def]
+    """直接答复 from the ticket page: the article used is recorded on the ticket."""
+    article = request.form.get("article", "").strip()
+    try:
+        perform(
+            reference,
+            "answer_directly",
+            current_user,
+            {"articles": [article] if article else [], "text": request.form.get("text", "")},
+        )
+    except HotlineError as exc:
+        flash(exc.message_zh if str(get_locale()).startswith("zh") else exc.message, "error")
+    else:
+        flash(_("Answered directly and closed."), "ok")
+    return redirect(url_for("main.ticket", reference=reference))
