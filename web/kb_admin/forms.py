@@ -14,13 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from hotline.errors import HotlineError
+from web.kb_pages import KIND_NAMES
 
-KIND_NAMES = {
-    "qa": _l("Q&A"),
-    "guide": _l("Service guide"),
-    "policy": _l("Policy or regulation"),
-    "notice": _l("Notice"),
-}
 CHANNEL_NAMES = {
     "hotline": _l("Hotline"),
     "portal": _l("Online service hall"),

@@ -7,17 +7,13 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from hotline.errors import InvalidInput, NotFound
 from hotline.extensions import limiter
 from hotline.intake.portal import accepted_ticket, deadline_outlook, submit_request, track_ticket
-from knowledge_base.answers import shown_article
-from knowledge_base.articles import record_feedback
-from knowledge_base.render import render_markdown
-from knowledge_base.search import search
+from web.kb_pages import article_page, save_feedback, search_page
 from web.portal import bp
 from web.portal.forms import RequestForm, TrackForm, refuse, too_large_message, upload_limits
 
@@ -122,54 +118,17 @@ def form_expired(_exc: CSRFError):  # type: ignore[no-untyped-def]
 # --- the knowledge base (办事指南 and answers, the same as on the phone) -----------------
 
 KB_CHANNEL = "portal"
-MAX_KB_QUERY = 200
-KIND_NAMES = {
-    "qa": _l("Q&A"),
-    "guide": _l("Service guide"),
-    "policy": _l("Policy or regulation"),
-    "notice": _l("Notice"),
-}
-
-
-def kb_query() -> str:
-    return request.values.get("q", "").strip()[:MAX_KB_QUERY]
-
-
-def kb_thanks() -> str | None:
-    """After a feedback POST: "yes" or "no", to thank the reader (and offer a request)."""
-    value = request.args.get("feedback")
-    return value if value in ("yes", "no") else None
-
-
-def kb_missing(search_endpoint: str) -> tuple[str, int]:
-    """Drafts, withdrawn and expired answers look the same as ones that never existed."""
-    search_url = url_for(search_endpoint, q=kb_query() or None)
-    return render_template("portal/kb_missing.html", search_url=search_url), 404
 
 
 @bp.get("/kb")
 @limiter.limit(lambda: current_app.config["PUBLIC_SEARCH_RATE_LIMIT"])
 def kb_search():  # type: ignore[no-untyped-def]
-    question = kb_query()
-    result = search(question, channel=KB_CHANNEL, record_gap=True) if question else None
-    return render_template("portal/kb_search.html", q=question, result=result, kinds=KIND_NAMES)
+    return search_page(KB_CHANNEL, "portal/kb_search.html")
 
 
 @bp.get("/kb/<key>")
 def kb_article(key: str):  # type: ignore[no-untyped-def]
-    try:
-        article, version = shown_article(key, KB_CHANNEL)
-    except NotFound:
-        return kb_missing(".kb_search")
-    return render_template(
-        "portal/kb_article.html",
-        article=article,
-        version=version,
-        answer=render_markdown(version.body),
-        kinds=KIND_NAMES,
-        q=kb_query(),
-        feedback=kb_thanks(),
-    )
+    return article_page(key, KB_CHANNEL, "portal/kb_article.html")
 
 
 @bp.post("/kb/<key>/feedback")
@@ -183,9 +142,4 @@ def kb_feedback(key: str):  # type: ignore[no-untyped-def]
             _("Please say whether the answer helped you."),
             url_for(".kb_article", key=key),
         )
-    try:
-        article, _version = shown_article(key, KB_CHANNEL)
-    except NotFound:
-        return kb_missing(".kb_search")
-    record_feedback(article.key, helpful=helpful == "yes", channel=KB_CHANNEL, query=kb_query())
-    return redirect(url_for(".kb_article", key=article.key, q=kb_query() or None, feedback=helpful))
+    return save_feedback(key, KB_CHANNEL, helpful)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from hotline.errors import InvalidInput, NotFound
+from hotline.errors import InvalidInput
 from hotline.extensions import login_manager
 from hotline.intake.portal import (
     category_choices,
@@ -20,12 +20,8 @@ from hotline.intake.portal import (
 )
 from hotline.models import Role
 from hotline.privacy import mask_phone
-from knowledge_base.answers import shown_article
-from knowledge_base.articles import record_feedback
-from knowledge_base.render import render_markdown
-from knowledge_base.search import search
+from web.kb_pages import article_page, save_feedback, search_page
 from web.portal.forms import WindowForm, refuse, too_large_message, upload_limits
-from web.portal.views import KIND_NAMES, kb_missing, kb_query, kb_thanks
 from web.window import bp
 
 WINDOW_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.ADMIN})
@@ -105,26 +101,12 @@ KB_CHANNEL = "window"
 
 @bp.get("/kb")
 def kb_search():  # type: ignore[no-untyped-def]
-    question = kb_query()
-    result = search(question, channel=KB_CHANNEL, record_gap=True) if question else None
-    return render_template("window/kb_search.html", q=question, result=result, kinds=KIND_NAMES)
+    return search_page(KB_CHANNEL, "window/kb_search.html")
 
 
 @bp.get("/kb/<key>")
 def kb_article(key: str):  # type: ignore[no-untyped-def]
-    try:
-        article, version = shown_article(key, KB_CHANNEL)
-    except NotFound:
-        return kb_missing(".kb_search")
-    return render_template(
-        "window/kb_article.html",
-        article=article,
-        version=version,
-        answer=render_markdown(version.body),
-        kinds=KIND_NAMES,
-        q=kb_query(),
-        feedback=kb_thanks(),
-    )
+    return article_page(key, KB_CHANNEL, "window/kb_article.html")
 
 
 @bp.post("/kb/<key>/feedback")
@@ -132,9 +114,4 @@ def kb_feedback(key: str):  # type: ignore[no-untyped-def]
     helpful = request.form.get("helpful")
     if helpful not in ("yes", "no"):
         abort(400)
-    try:
-        article, _version = shown_article(key, KB_CHANNEL)
-    except NotFound:
-        return kb_missing(".kb_search")
-    record_feedback(article.key, helpful=helpful == "yes", channel=KB_CHANNEL, query=kb_query())
-    return redirect(url_for(".kb_article", key=article.key, q=kb_query() or None, feedback=helpful))
+    return save_feedback(key, KB_CHANNEL, helpful)
