@@ -61,6 +61,7 @@ CHANNEL_ALIASES = {"phone": "hotline", "sms": "hotline", "chat": "hotline", "web
 _CANDIDATES = 20
 _COMMON_MIN = 100
 _FEW = 5
+_CHAR_SHARE = 0.05
 # Routing's category: relevance it lends at probability 1, how sure it must be to bring
 # in its category's articles as candidates, and how many.
 _CATEGORY_RELEVANCE = 0.5
@@ -241,6 +242,15 @@ def _coverage(units: list[_Weighted], doc: Any) -> tuple[float, list[str], bool]
             matched.append(unit.word)
     total = sum(item.weight for item in units)
     return (got / total if total else 0.0), matched, on_subject
+
+
+def _char_bonus(chars: tuple[str, ...], doc: Any) -> float:
+    """The share of the question's single characters the article's title or keywords
+    contain (补 in 补办): a tie-breaker between articles on the same subject."""
+    if not chars:
+        return 0.0
+    subject = doc.title_terms + doc.keyword_terms
+    return sum(c in subject for c in chars) / len(chars)
 
 
 @dataclass
@@ -560,6 +570,7 @@ def _rescore(
         score = (
             share * relevance
             + subject_share * subject
+            + _CHAR_SHARE * _char_bonus(query.chars, doc)
             + category_share * category
             + (1 - share - subject_share - category_share) * (rank / best) * min(1.0, relevance * 2)
         )

@@ -77,6 +77,9 @@ class Query:
     sounds: tuple[str, ...]
     concepts: tuple[tuple[str, ...], ...] = field(default=())
     units: tuple[Unit, ...] = field(default=())
+    # Single content characters between stop words (补, 查, 换): in a short question
+    # they are often what tells apart articles on the same subject.
+    chars: tuple[str, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -140,10 +143,10 @@ class Analyzer:
     def _runs(self, normalised: str) -> tuple[list[str], list[str]]:
         """(content words, runs): stop words and punctuation removed; a run is the text
         between two removed tokens, which is where bigrams and sounds may span."""
-        words, runs, _ = self._pieces(normalised)
+        words, runs, _, _ = self._pieces(normalised)
         return words, runs
 
-    def _pieces(self, normalised: str) -> tuple[list[str], list[str], list[str]]:
+    def _pieces(self, normalised: str) -> tuple[list[str], list[str], list[str], list[str]]:
         """Content words, runs, and the question's word-like pieces: every word of two or
         more characters, and each stretch of single characters (where a typo broke a word
         jieba would have known, 社宝卡 → 社/宝/卡)."""
@@ -152,10 +155,13 @@ class Analyzer:
         pieces: list[str] = []
         current: list[str] = []
         singles: list[str] = []
+        chars: list[str] = []
 
         def close_singles() -> None:
             if len(singles) >= 2:
                 pieces.append("".join(singles))
+            elif singles and _CJK.match(singles[0]):
+                chars.append(singles[0])  # 补 (reissue), 查 (look up), 换 (renew) …
             singles.clear()
 
         for token in self._segmenter.cut(normalised):
@@ -176,7 +182,7 @@ class Analyzer:
         close_singles()
         if current:
             runs.append("".join(current))
-        return words, runs, pieces
+        return words, runs, pieces, chars
 
     @staticmethod
     def _grams(runs: Iterable[str]) -> list[str]:
@@ -224,7 +230,7 @@ class Analyzer:
     def query(self, text: str) -> Query:
         """Terms of a search, with synonyms expanded."""
         normalised = normalise(text)[:400]
-        words, runs, pieces = self._pieces(normalised)
+        words, runs, pieces, chars = self._pieces(normalised)
         expansions: list[str] = []
         concepts: list[tuple[str, ...]] = []
         found_terms: list[str] = []
@@ -248,6 +254,7 @@ class Analyzer:
             sounds=_unique(self._sounds(runs))[:MAX_QUERY_TERMS],
             concepts=tuple(concepts),
             units=units,
+            chars=_unique(chars),
         )
 
     def _units(

@@ -61,3 +61,8 @@ def test_an_empty_or_punctuation_only_question_asks_nothing(analyzer):
 def test_the_postgresql_vector_literal_weights_each_field():
     literal = tsvector_literal([("社保 社保", "A"), ("补办", "C")])
     assert literal == "'社保':1A,2A '补办':3C"
+
+
+def test_single_characters_between_stop_words_are_kept_apart(analyzer):
+    query = analyzer.query("我想查一下医保")
+    assert "查" in query.chars and "医保" in query.words
