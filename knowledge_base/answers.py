@@ -114,7 +114,7 @@ def results_json(result: SearchResult) -> dict[str, Any]:
         "results": [
             {
                 **hit.as_json(),
-                "kind_label": KINDS.get(hit.version.kind, hit.version.kind),
+                "kind_label": KINDS.get(hit.kind, hit.kind),
                 "matched": hit.matched,
             }
             for hit in result.hits

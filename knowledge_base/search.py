@@ -22,7 +22,6 @@ from flask import current_app
 from sqlalchemy import (
     REAL,
     Select,
-    and_,
     bindparam,
     cast,
     func,
@@ -78,19 +77,38 @@ _SNIPPET_CHARS = 90
 
 @dataclass
 class Hit:
-    """One article found, with how well it answers and where it says so."""
+    """One article found, with how well it answers and where it says so.
 
-    article: Article
-    version: ArticleVersion
+    It carries what a list of answers shows; `article` and `version` load the full
+    rows only when a page needs them (the API's list never does)."""
+
+    article_id: int
+    key: str
+    title: str
+    kind: str
+    version_number: int
     score: float
     snippet: str
     matched: list[str] = field(default_factory=list)
 
+    @property
+    def article(self) -> Article:
+        return db.session.get(Article, self.article_id)  # type: ignore[return-value]
+
+    @property
+    def version(self) -> ArticleVersion:
+        return db.session.scalars(
+            select(ArticleVersion).where(
+                ArticleVersion.article_id == self.article_id,
+                ArticleVersion.number == self.version_number,
+            )
+        ).one()
+
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.article.key,
-            "title": self.version.title,
-            "kind": self.version.kind,
+            "id": self.key,
+            "title": self.title,
+            "kind": self.kind,
             "score": round(self.score, 3),
             "snippet": self.snippet,
         }
@@ -405,8 +423,8 @@ def _pg_candidates(
     return [(row[0], float(row[1])) for row in rows]
 
 
-def _snippet(version: ArticleVersion, matched: list[str]) -> str:
-    body = plain_text(version.body)
+def _snippet(markdown: str, matched: list[str]) -> str:
+    body = plain_text(markdown)
     if len(body) <= _SNIPPET_CHARS:
         return body
     positions = [body.find(word) for word in matched if word and body.find(word) >= 0]
@@ -580,22 +598,27 @@ def _rescore(
     if not scored:
         return []
     rows = db.session.execute(
-        select(Article, ArticleVersion)
-        .join(
-            ArticleVersion,
-            and_(
-                ArticleVersion.article_id == Article.id,
-                ArticleVersion.number == Article.live_number,
-            ),
+        text(
+            "SELECT a.id, a.key, v.title, v.kind, v.number, v.body FROM kb_article a "
+            "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
+            "WHERE a.id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": [a for _, a, _ in scored]},
+    )
+    by_id = {row.id: row for row in rows}
+    return [
+        Hit(
+            article_id,
+            by_id[article_id].key,
+            by_id[article_id].title,
+            by_id[article_id].kind,
+            by_id[article_id].number,
+            score,
+            _snippet(by_id[article_id].body, matched),
+            matched,
         )
-        .where(Article.id.in_([a for _, a, _ in scored]))
-    ).all()
-    by_id = {article.id: (article, version) for article, version in rows}
-    hits = []
-    for score, article_id, matched in scored:
-        article, version = by_id[article_id]
-        hits.append(Hit(article, version, score, _snippet(version, matched), matched))
-    return hits
+        for score, article_id, matched in scored
+    ]
 
 
 # --- knowledge gaps -----------------------------------------------------------------
