@@ -165,6 +165,12 @@ def answer_directly(reference: str, actor: User, *, articles: list[str], text: s
         ticket, "answer_directly", actor, to_status=TicketStatus.CLOSED, note=text, articles=keys
     )
     db.session.commit()
+    if not keys and not ticket.confidential:
+        # Answered with no article to cite: what the knowledge base lacks (a gap report
+        # for editors; never a confidential caller's words).
+        from knowledge_base.search import record_knowledge_gap
+
+        record_knowledge_gap(ticket.content, ticket.channel, reason="no_article")
     return ticket
 
 

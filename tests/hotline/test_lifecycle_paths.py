@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.extensions import db
-from hotline.models import ReturnRequest, Ticket, TicketArticle
+from hotline.models import KnowledgeGap, ReturnRequest, Ticket, TicketArticle
 from hotline.models.base import simulated_now
 from tests.api_helpers import new_ticket, ok, refused
 
@@ -46,6 +46,17 @@ def test_direct_answer_records_articles(staff):
     assert t["articles"] == ["kb-9001", "kb-9002"]
     keys = db.session.scalars(select(TicketArticle.article_key)).all()
     assert sorted(keys) == ["kb-9001", "kb-9002"]
+    assert db.session.scalars(select(KnowledgeGap)).all() == []
+
+
+def test_a_direct_answer_without_an_article_is_a_knowledge_gap(staff):
+    ref = new_ticket(staff, type="consult", content="请问开平碉楼门票学生有没有优惠")
+    ok(staff.act("agent", ref, "answer_directly", {"articles": [], "text": "已告知来电人"}))
+    gap = db.session.scalar(select(KnowledgeGap))
+    assert gap.reason == "no_article" and "碉楼" in gap.query
+    secret = new_ticket(staff, type="consult", content="保密的问题", confidential=True)
+    ok(staff.act("agent", secret, "answer_directly", {"articles": [], "text": "已答复"}))
+    assert len(db.session.scalars(select(KnowledgeGap)).all()) == 1
 
 
 def test_reject_needs_a_known_reason(staff):
