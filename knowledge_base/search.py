@@ -15,7 +15,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -31,9 +30,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
-from sqlalchemy.exc import IntegrityError
 
-from hotline import privacy
 from hotline.clock.service import clock_settings
 from hotline.errors import InvalidInput
 from hotline.extensions import db
@@ -41,10 +38,10 @@ from hotline.models import (
     Article,
     ArticleVersion,
     Category,
-    KnowledgeGap,
     SearchDocument,
     utcnow,
 )
+from knowledge_base.gaps import private_free, record_knowledge_gap
 from knowledge_base.index import (
     analyzer,
     dialect,
@@ -52,7 +49,16 @@ from knowledge_base.index import (
     document_frequencies,
     plain_text,
 )
-from knowledge_base.text import Analyzer, Query, Unit
+from knowledge_base.scoring import (
+    Asked,
+    Weighted,
+    char_bonus,
+    coverage,
+    fuse,
+    subject_coverage,
+    weigh_units,
+)
+from knowledge_base.text import Query
 
 CHANNELS = ("hotline", "portal", "window")
 # Aliases callers of the API use for the same channels (ticket channel names).
@@ -66,9 +72,6 @@ _CHAR_SHARE = 0.05
 _CATEGORY_RELEVANCE = 0.5
 _CATEGORY_SURE = 0.5
 _CATEGORY_EXTRA = 5
-# Reciprocal-rank fusion of our ranking with plain BM25 (k, and BM25's weight).
-_FUSION_K = 3
-_FUSION_BM25 = 1.0
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LONG_NUMBER = re.compile(r"\d{7,}")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -135,13 +138,6 @@ def channel_name(channel: str | None) -> str | None:
     return value
 
 
-def private_free(question: str) -> str:
-    """A question as it may be stored: citizens type phone and ID numbers into search
-    boxes, and gap reports are read by editors."""
-    scrubbed = privacy.scrub_text(question) or ""
-    return _LONG_NUMBER.sub("***", scrubbed)
-
-
 def today() -> date:
     return clock_settings().local_date(utcnow())
 
@@ -177,147 +173,7 @@ def _fts_quote(term: str) -> str:
     return '"' + term.replace('"', "") + '"'
 
 
-@dataclass
-class _Weighted:
-    unit: Unit
-    weight: float
-
-
-def _units(query: Query) -> list[_Weighted]:
-    """The question's units, each weighted by how rare it is among the articles. A word no
-    article has (rambling detail, or the sign of a question the base cannot answer)
-    counts for less than a rare word the articles do have."""
-    units = list(query.units)
-    if not units:  # single characters only
-        units = [Unit(w, (w,), (), ()) for w in query.words]
-    total = max(document_count(), 1)
-    lookup = [t for u in units for t in (*u.terms, *u.grams)]
-    frequencies = document_frequencies(lookup)
-    weighted = []
-    for unit in units:
-        df = max(frequencies.get(t, 0) for t in unit.terms)
-        if df == 0 and len(unit.grams) >= 2:  # a long word: as rare as its rarest part
-            df = min(frequencies.get(g, 0) for g in unit.grams)
-        idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        weighted.append(_Weighted(unit, idf * (_unknown_share(unit.word) if df == 0 else 1.0)))
-    return weighted
-
-
-def _unknown_share(word: str) -> float:
-    """How much a word no article has counts. A thing (股票, 比特币, 晚饭) is likely the
-    subject of a question the knowledge base cannot answer; a verb or an adverb (回来,
-    有钱, 做点) is how the caller tells the story."""
-    tag = _word_tags().get(word)
-    if tag is None:
-        return 0.35
-    return 0.5 if tag[0] in "n" or tag in ("vn", "eng", "j") else 0.15
-
-
-@lru_cache(maxsize=1)
-def _word_tags() -> dict[str, str]:
-    """jieba's part-of-speech dictionary (a lookup, not a tagger: no per-question cost)."""
-    import jieba.posseg
-
-    jieba.posseg.dt.initialize()
-    return dict(jieba.posseg.dt.word_tag_tab)
-
-
-def _coverage(units: list[_Weighted], doc: Any) -> tuple[float, list[str], bool]:
-    """How much of the question (by weight) the article speaks to, 0–1, and what matched:
-    a word (or a synonym) in the title or keywords fully, in the body a little less; a
-    long word by the share of its bigrams found; a homophone typo by its sounds.
-
-    Terms are looked up in the space-padded term strings (a C-speed substring search:
-    building a set of a long body's terms for every candidate costs more)."""
-    strong = f" {doc.title_terms} {doc.keyword_terms} "
-    body = f" {doc.body_terms} "
-    sounds = f" {doc.sound_terms} "
-    got = 0.0
-    matched: list[str] = []
-    on_subject = False  # something the question asks about is what the article is about
-    for item in units:
-        unit = item.unit
-        share = 0.0
-        if any(f" {t} " in strong for t in unit.terms):
-            share = 1.0
-            on_subject = True
-        elif any(f" {t} " in body for t in unit.terms):
-            share = 0.75
-        else:
-            if len(unit.grams) >= 2:
-                in_strong = [f" {g} " in strong for g in unit.grams]
-                found = sum(
-                    1.0 if hit else 0.75 if f" {g} " in body else 0.0
-                    for g, hit in zip(unit.grams, in_strong, strict=True)
-                )
-                share = 0.8 * found / len(unit.grams)
-                on_subject |= sum(in_strong) * 2 >= len(unit.grams)
-            if unit.sounds and all(f" {x} " in sounds for x in unit.sounds):
-                share = max(share, 0.55)
-                on_subject = True
-        if share:
-            got += share * item.weight
-            matched.append(unit.word)
-    total = sum(item.weight for item in units)
-    return (got / total if total else 0.0), matched, on_subject
-
-
-def _char_bonus(chars: tuple[str, ...], doc: Any) -> float:
-    """The share of the question's single characters the article's title or keywords
-    contain (补 in 补办): a tie-breaker between articles on the same subject."""
-    if not chars:
-        return 0.0
-    subject = doc.title_terms + doc.keyword_terms
-    return sum(c in subject for c in chars) / len(chars)
-
-
-@dataclass
-class _Asked:
-    """The question seen from the article's side: its text, bigrams, sounds and the
-    synonyms it brings, to find which of an article's subject phrases it mentions."""
-
-    text: str
-    grams: set[str]
-    sounds: set[str]
-    terms: set[str]
-
-    @classmethod
-    def of(cls, query: Query, units: list[_Weighted]) -> _Asked:
-        return cls(
-            text=_NON_WORD.sub("", query.normalised),
-            grams=set(query.grams),
-            sounds=set(query.sounds),
-            terms={t for item in units for t in item.unit.terms} | set(query.expansions),
-        )
-
-
-def _subject_coverage(asked: _Asked, subject_terms: str) -> float:
-    """The share of an article's subject phrases (keywords, title words) the question
-    mentions: how a long story that is about this article's subject shows it, even when
-    most of the story is about something else."""
-    phrases = subject_terms.split()
-    if not phrases:
-        return 0.0
-    found = 0.0
-    for phrase in phrases:
-        if phrase in asked.terms or phrase in asked.text:
-            found += 1.0
-            continue
-        grams, sounds = _phrase_parts(phrase)
-        if len(grams) >= 2 and all(g in asked.grams for g in grams):
-            found += 0.8
-        elif sounds and all(x in asked.sounds for x in sounds):
-            found += 0.6
-    return found / len(phrases)
-
-
-@lru_cache(maxsize=65536)
-def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A subject phrase's bigrams and sounds (phrases repeat across searches: cached)."""
-    return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
-
-
-def _plan(query: Query, units: list[_Weighted]) -> tuple[list[str], list[str], list[str]]:
+def _plan(query: Query, units: list[Weighted]) -> tuple[list[str], list[str], list[str]]:
     """What to ask the index for: for each unit of the question its rarest term some
     article has, the rarest units first, and the sounds of bigrams no article has (which
     is what a homophone typo looks like). Common terms are left to the re-scoring: they
@@ -349,7 +205,7 @@ def _plan(query: Query, units: list[_Weighted]) -> tuple[list[str], list[str], l
 
 
 def _sqlite_candidates(
-    query: Query, units: list[_Weighted], where: tuple[str, dict[str, Any]]
+    query: Query, units: list[Weighted], where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
     terms, common, sounds = _plan(query, units)
     weights = current_app.config["KB_FIELD_WEIGHTS"]
@@ -396,7 +252,7 @@ def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
 
 
 def _pg_candidates(
-    query: Query, units: list[_Weighted], conditions: list[Any]
+    query: Query, units: list[Weighted], conditions: list[Any]
 ) -> list[tuple[int, float]]:
     terms, common, sounds = _plan(query, units)
     lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
@@ -446,7 +302,7 @@ def search(
     if query.empty:
         return SearchResult(question, [], False)
     conditions = visible(channel)
-    units = _units(query)
+    units = weigh_units(query)
     if dialect() == "sqlite":
         candidates = _sqlite_candidates(query, units, visible_sql(channel))
     else:
@@ -468,49 +324,6 @@ def _category_ids() -> dict[str, int]:
         _category_cache["ids"] = dict(db.session.execute(select(Category.code, Category.id)).all())
         _category_cache["at"] = now
     return _category_cache["ids"]
-
-
-def _fuse(
-    query: Query, scored: list[tuple[float, int, list[str]]], docs: dict[int, Any]
-) -> list[tuple[float, int, list[str]]]:
-    """Order by reciprocal-rank fusion of our score and plain BM25 over the candidates'
-    whole text: BM25 sees how much an article's body talks about the question's words,
-    which is what a colloquial question shares with its answer when it shares no
-    subject words. Articles below the relevance threshold are never brought back."""
-    if len(scored) < 2:
-        return scored
-    terms = query.match_terms()
-    frequencies = document_frequencies(terms)
-    total = max(document_count(), 1)
-    idf = {
-        t: math.log(1 + (total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))
-        for t in terms
-        if frequencies[t]
-    }
-    lengths: dict[int, int] = {}
-    counts: dict[int, dict[str, int]] = {}
-    for _, article_id, _ in scored:
-        doc = docs[article_id]
-        text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
-        lengths[article_id] = text.count(" ")
-        counts[article_id] = {t: n for t in idf if (n := text.count(f" {t} "))}
-    average = sum(lengths.values()) / len(lengths) or 1.0
-    k1, b = 1.2, 0.75
-    bm25 = {
-        article_id: sum(
-            idf[t] * n * (k1 + 1) / (n + k1 * (1 - b + b * lengths[article_id] / average))
-            for t, n in counts[article_id].items()
-        )
-        for article_id in counts
-    }
-    ours = sorted(scored, key=lambda item: item[0], reverse=True)
-    by_bm25 = sorted(bm25, key=lambda a: bm25[a], reverse=True)
-    place = {article_id: i for i, article_id in enumerate(by_bm25)}
-    k = _FUSION_K
-    fused = {
-        item[1]: 1 / (k + i) + _FUSION_BM25 / (k + place[item[1]]) for i, item in enumerate(ours)
-    }
-    return sorted(ours, key=lambda item: fused[item[1]], reverse=True)
 
 
 def _likely_categories(question: str, conditions: list[Any]) -> dict[str, Any]:
@@ -538,7 +351,7 @@ def _likely_categories(question: str, conditions: list[Any]) -> dict[str, Any]:
 
 def _rescore(
     query: Query,
-    units: list[_Weighted],
+    units: list[Weighted],
     candidates: list[tuple[int, float]],
     limit: int,
     conditions: list[Any],
@@ -573,28 +386,28 @@ def _rescore(
     subject_share = float(config["KB_SUBJECT_SHARE"])
     category_share = float(config["KB_CATEGORY_SHARE"])
     threshold = float(config["KB_MIN_SCORE"]) * min(1.0, math.sqrt(8 / max(len(units), 1)))
-    asked = _Asked.of(query, units)
+    asked = Asked.of(query, units)
     scored = []
     for article_id, rank in candidates:
         doc = docs.get(article_id)
         if doc is None:
             continue
-        coverage, matched, _on_subject = _coverage(units, doc)
-        subject = _subject_coverage(asked, doc.subject_terms)
+        covered, matched, _on_subject = coverage(units, doc)
+        subject = subject_coverage(asked, doc.subject_terms)
         category = categories["by_id"].get(doc.category_id, 0.0)
-        relevance = max(coverage, subject, category * _CATEGORY_RELEVANCE)
+        relevance = max(covered, subject, category * _CATEGORY_RELEVANCE)
         # The more of the article's own subject the question names, the better it fits:
         # among articles that all cover a short question, the one it is about wins.
         score = (
             share * relevance
             + subject_share * subject
-            + _CHAR_SHARE * _char_bonus(query.chars, doc)
+            + _CHAR_SHARE * char_bonus(query.chars, doc)
             + category_share * category
             + (1 - share - subject_share - category_share) * (rank / best) * min(1.0, relevance * 2)
         )
         if relevance >= threshold:
             scored.append((score, article_id, matched))
-    scored = _fuse(query, scored, docs)[:limit]
+    scored = fuse(query, scored, docs)[:limit]
     if not scored:
         return []
     rows = db.session.execute(
@@ -621,46 +434,4 @@ def _rescore(
     ]
 
 
-# --- knowledge gaps -----------------------------------------------------------------
-
-
-def gap_key(question: str) -> str:
-    """The form questions are counted under: normalised, no spaces or punctuation."""
-    normalised = analyzer().query(question).normalised
-    return re.sub(r"[\W_]+", "", normalised)[:200]
-
-
-def record_knowledge_gap(question: str, channel: str, reason: str = "no_result") -> None:
-    """Count a question the knowledge base could not answer (its own small transaction)."""
-    question = private_free(question)
-    key = gap_key(question)
-    if not key:
-        return
-    now = utcnow()
-    gap = db.session.scalar(select(KnowledgeGap).where(KnowledgeGap.query_key == key))
-    if gap is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(
-                    KnowledgeGap(
-                        query_key=key,
-                        query=question.strip()[:500],
-                        channels=[channel],
-                        reason=reason,
-                        first_at=now,
-                        last_at=now,
-                    )
-                )
-            db.session.commit()
-            return
-        except IntegrityError:  # a concurrent search counted it first: count it there
-            db.session.rollback()
-            gap = db.session.scalar(select(KnowledgeGap).where(KnowledgeGap.query_key == key))
-            if gap is None:
-                raise
-    gap.count = KnowledgeGap.count + 1
-    gap.last_at = now
-    gap.resolved_at = None
-    if channel not in (gap.channels or []):
-        gap.channels = [*(gap.channels or []), channel]
-    db.session.commit()
+__all__ = ["Hit", "SearchResult", "private_free", "record_knowledge_gap", "search"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from routing.classify import LearnedModel
+from routing.blend import LearnedModel
 
 FORMAT = "hotline-routing-model/1"
 OVERRIDE_WEIGHT = 3.0

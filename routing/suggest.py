@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from routing.classify import CatalogueModel, Classifier, LearnedModel, Lexicon
+from routing.blend import Classifier, LearnedModel
+from routing.classify import CatalogueModel, Lexicon
 from routing.engine_data import (
     RoutingData,
     Rule,
@@ -112,6 +113,12 @@ class Engine:
         normalised = normalise(text)
         return normalised, self.segmenter.cut(normalised)
 
+    def classify(self, text: str, *, top: int) -> tuple[list[Any], bool]:
+        """The `top` categories best first, and whether anything in the text was recognised."""
+        normalised, tokens = self.tokens(text)
+        feats = features(normalised, tokens) if self.learned is not None else None
+        return self.classifier.classify(normalised, tokens, feats, top=top)
+
     def featurise(self, text: str) -> list[str]:
         normalised, tokens = self.tokens(text)
         return features(normalised, tokens)
@@ -163,9 +170,7 @@ class Engine:
         *,
         limit: int = 3,
     ) -> list[Suggestion]:
-        normalised, tokens = self.tokens(text)
-        feats = features(normalised, tokens) if self.learned is not None else None
-        ranked, found = self.classifier.classify(normalised, tokens, feats, top=TOP_RANKED)
+        ranked, found = self.classify(text, top=TOP_RANKED)
         where = self.locate(text, address, phone, lat, lng)
         place_reasons = _place_reasons(where)
 
@@ -473,9 +478,7 @@ def likely_categories(text: str, top: int = 3) -> list[tuple[str, float]]:
     engine = current_engine()
     if engine is None:
         return []
-    normalised, tokens = engine.tokens(text)
-    feats = features(normalised, tokens) if engine.learned is not None else None
-    ranked, found = engine.classifier.classify(normalised, tokens, feats, top=top)
+    ranked, found = engine.classify(text, top=top)
     if not found:
         return []
     return [(c.code, c.probability) for c in ranked if c.evidence or c.learned]

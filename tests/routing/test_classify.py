@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
+from routing.blend import Classifier
 from routing.catalogue import PACKAGED_CATALOGUE, parse_catalogue, places_file
-from routing.classify import CatalogueModel, CategoryInfo, Classifier, Combo, Lexicon
+from routing.classify import CatalogueModel, CategoryInfo, Combo, Lexicon
 from routing.model import FORMAT, ModelError, Sample, dump, fit, load, read_labelled
 from routing.suggest import Engine, data_from_document
 from routing.text import normalise

@@ -8,6 +8,11 @@ from pydantic import BaseModel
 
 from hotline.models.enums import Channel, TicketStatus, TicketType, Urgency
 from hotline.tickets.lifecycle import TRANSITIONS
+from web.api.openapi_base import REF
+from web.api.openapi_base import STRINGS as _STRINGS
+from web.api.openapi_base import TIME as _TIME
+from web.api.openapi_base import json_content as _json
+from web.api.openapi_kb import KB_SCHEMAS, kb_paths
 from web.api.schemas import (
     ACTION_BODIES,
     IncidentCreate,
@@ -15,8 +20,6 @@ from web.api.schemas import (
     RoutingSuggest,
     TicketCreate,
 )
-
-REF = "#/components/schemas/{model}"
 
 
 def _schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
@@ -50,13 +53,6 @@ def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
-    }
-
-
-def _json(ref: str, description: str = "OK") -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": REF.format(model=ref)}}},
     }
 
 
@@ -102,9 +98,6 @@ TICKET = {
     "additionalProperties": True,
 }
 
-
-_STRINGS = {"type": "array", "items": {"type": "string"}}
-_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 INCIDENT_SCHEMAS: dict[str, Any] = {
     "DuplicateCandidates": {
@@ -412,7 +405,7 @@ def build_document() -> dict[str, Any]:
         },
     }
     paths.update(_incident_paths(errors))
-    paths.update(_kb_paths(errors))
+    paths.update(kb_paths(errors))
     for action, body in ACTION_BODIES.items():
         transition = TRANSITIONS[action]
         paths[f"/tickets/{{reference}}/{action}"] = {
@@ -447,153 +440,3 @@ def build_document() -> dict[str, Any]:
 
 def _reference() -> dict[str, Any]:
     return {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-# --- the knowledge base -------------------------------------------------------------
-
-_CHANNEL_PARAM = {
-    "name": "channel",
-    "in": "query",
-    "description": "only articles flagged for this channel (phone, sms, chat = hotline; "
-    "web = portal); omitted: every channel",
-    "schema": {"enum": ["hotline", "portal", "window", "phone", "sms", "chat", "web"]},
-}
-_KIND = {"enum": ["qa", "guide", "policy", "notice"]}
-_DATE = {"type": ["string", "null"], "format": "date"}
-
-KB_SCHEMAS: dict[str, Any] = {
-    "KbSearchResults": {
-        "type": "object",
-        "required": ["results"],
-        "properties": {
-            "results": {
-                "type": "array",
-                "description": "best first",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "title", "kind", "score", "snippet"],
-                    "properties": {
-                        "id": {"type": "string", "description": "the article key, kb-0001"},
-                        "title": {"type": "string"},
-                        "kind": _KIND,
-                        "kind_label": {"type": "string"},
-                        "score": {"type": "number", "minimum": 0, "maximum": 1},
-                        "snippet": {"type": "string"},
-                        "matched": _STRINGS,
-                    },
-                },
-            },
-            "useful": {"type": "boolean", "description": "false: counted as a knowledge gap"},
-            "query": {"type": "string"},
-            "channel": {"type": ["string", "null"]},
-        },
-    },
-    "KbArticle": {
-        "type": "object",
-        "required": [
-            "id",
-            "title",
-            "kind",
-            "kind_label",
-            "category",
-            "department",
-            "answer",
-            "answer_html",
-            "keywords",
-            "materials",
-            "issuing_unit",
-            "document_number",
-            "effective_from",
-            "effective_to",
-            "channels",
-            "version",
-            "published_at",
-        ],
-        "properties": {
-            "id": {"type": "string"},
-            "title": {"type": "string"},
-            "kind": _KIND,
-            "kind_label": {"type": "string"},
-            "category": {"type": ["string", "null"]},
-            "category_name": {"type": ["string", "null"]},
-            "department": {"type": ["string", "null"]},
-            "department_name": {"type": ["string", "null"]},
-            "answer": {"type": "string", "description": "Markdown"},
-            "answer_html": {"type": "string", "description": "sanitised HTML"},
-            "keywords": _STRINGS,
-            "materials": _STRINGS,
-            "issuing_unit": {"type": ["string", "null"]},
-            "document_number": {"type": ["string", "null"]},
-            "effective_from": _DATE,
-            "effective_to": _DATE,
-            "channels": {"type": "array", "items": {"enum": ["hotline", "portal", "window"]}},
-            "version": {"type": "integer"},
-            "state": {"type": "string"},
-            "status": {"type": "string"},
-            "published_at": _TIME,
-        },
-    },
-    "KbFeedbackResult": {
-        "type": "object",
-        "required": ["id", "helpful", "helpful_count", "unhelpful_count"],
-        "properties": {
-            "id": {"type": "string"},
-            "helpful": {"type": "boolean"},
-            "helpful_count": {"type": "integer"},
-            "unhelpful_count": {"type": "integer"},
-        },
-    },
-}
-
-
-def _kb_paths(errors: dict[str, Any]) -> dict[str, Any]:
-    """Search, read and rate knowledge-base articles (统一知识库)."""
-    key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
-        "/kb/search": {
-            "get": {
-                "summary": "Published, in-force articles answering a question, best first",
-                "description": "Any signed-in role. A question with no useful answer is "
-                "counted as a knowledge gap unless `gap=0`.",
-                "parameters": [
-                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
-                    },
-                    _CHANNEL_PARAM,
-                    {"name": "gap", "in": "query", "schema": {"enum": ["0", "1"]}},
-                ],
-                "responses": {"200": _json("KbSearchResults"), **errors},
-            }
-        },
-        "/kb/articles/{key}": {
-            "get": {
-                "summary": "One published, in-force article",
-                "description": "Drafts, withdrawn and expired articles are 404. Editors and "
-                "administrators may ask for any version, drafts included, with `version`.",
-                "parameters": [
-                    key,
-                    _CHANNEL_PARAM,
-                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                ],
-                "responses": {"200": _json("KbArticle"), **errors},
-            }
-        },
-        "/kb/articles/{key}/feedback": {
-            "post": {
-                "summary": "Say whether an article helped (有帮助 / 没帮助)",
-                "description": "Not helpful with a `query` also counts that question as a "
-                "knowledge gap.",
-                "parameters": [key],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": REF.format(model="KbFeedback")}}
-                    },
-                },
-                "responses": {"201": _json("KbFeedbackResult", "recorded"), **errors},
-            }
-        },
-    }

@@ -1,0 +1,206 @@
+"""How well a candidate article answers a question: the scores search ranks by.
+
+Each question unit is weighted by how rare it is among the articles; an article
+covers a question by the share of that weight it speaks to, names a share of its own
+subject phrases, and, for the order, is fused with plain BM25 over its whole text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from knowledge_base.index import document_count, document_frequencies
+from knowledge_base.text import Analyzer, Query, Unit
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_NON_WORD = re.compile(r"[\W_]+")
+# Reciprocal-rank fusion of our ranking with plain BM25 (k, and BM25's weight).
+_FUSION_K = 3
+_FUSION_BM25 = 1.0
+
+
+@dataclass
+class Weighted:
+    unit: Unit
+    weight: float
+
+
+def weigh_units(query: Query) -> list[Weighted]:
+    """The question's units, each weighted by how rare it is among the articles. A word no
+    article has (rambling detail, or the sign of a question the base cannot answer)
+    counts for less than a rare word the articles do have."""
+    units = list(query.units)
+    if not units:  # single characters only
+        units = [Unit(w, (w,), (), ()) for w in query.words]
+    total = max(document_count(), 1)
+    lookup = [t for u in units for t in (*u.terms, *u.grams)]
+    frequencies = document_frequencies(lookup)
+    weighted = []
+    for unit in units:
+        df = max(frequencies.get(t, 0) for t in unit.terms)
+        if df == 0 and len(unit.grams) >= 2:  # a long word: as rare as its rarest part
+            df = min(frequencies.get(g, 0) for g in unit.grams)
+        idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        weighted.append(Weighted(unit, idf * (_unknown_share(unit.word) if df == 0 else 1.0)))
+    return weighted
+
+
+def _unknown_share(word: str) -> float:
+    """How much a word no article has counts. A thing (股票, 比特币, 晚饭) is likely the
+    subject of a question the knowledge base cannot answer; a verb or an adverb (回来,
+    有钱, 做点) is how the caller tells the story."""
+    tag = _word_tags().get(word)
+    if tag is None:
+        return 0.35
+    return 0.5 if tag[0] in "n" or tag in ("vn", "eng", "j") else 0.15
+
+
+@lru_cache(maxsize=1)
+def _word_tags() -> dict[str, str]:
+    """jieba's part-of-speech dictionary (a lookup, not a tagger: no per-question cost)."""
+    import jieba.posseg
+
+    jieba.posseg.dt.initialize()
+    return dict(jieba.posseg.dt.word_tag_tab)
+
+
+def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
+    """How much of the question (by weight) the article speaks to, 0–1, and what matched:
+    a word (or a synonym) in the title or keywords fully, in the body a little less; a
+    long word by the share of its bigrams found; a homophone typo by its sounds.
+
+    Terms are looked up in the space-padded term strings (a C-speed substring search:
+    building a set of a long body's terms for every candidate costs more)."""
+    strong = f" {doc.title_terms} {doc.keyword_terms} "
+    body = f" {doc.body_terms} "
+    sounds = f" {doc.sound_terms} "
+    got = 0.0
+    matched: list[str] = []
+    on_subject = False  # something the question asks about is what the article is about
+    for item in units:
+        unit = item.unit
+        share = 0.0
+        if any(f" {t} " in strong for t in unit.terms):
+            share = 1.0
+            on_subject = True
+        elif any(f" {t} " in body for t in unit.terms):
+            share = 0.75
+        else:
+            if len(unit.grams) >= 2:
+                in_strong = [f" {g} " in strong for g in unit.grams]
+                found = sum(
+                    1.0 if hit else 0.75 if f" {g} " in body else 0.0
+                    for g, hit in zip(unit.grams, in_strong, strict=True)
+                )
+                share = 0.8 * found / len(unit.grams)
+                on_subject |= sum(in_strong) * 2 >= len(unit.grams)
+            if unit.sounds and all(f" {x} " in sounds for x in unit.sounds):
+                share = max(share, 0.55)
+                on_subject = True
+        if share:
+            got += share * item.weight
+            matched.append(unit.word)
+    total = sum(item.weight for item in units)
+    return (got / total if total else 0.0), matched, on_subject
+
+
+def char_bonus(chars: tuple[str, ...], doc: Any) -> float:
+    """The share of the question's single characters the article's title or keywords
+    contain (补 in 补办): a tie-breaker between articles on the same subject."""
+    if not chars:
+        return 0.0
+    subject = doc.title_terms + doc.keyword_terms
+    return sum(c in subject for c in chars) / len(chars)
+
+
+@dataclass
+class Asked:
+    """The question seen from the article's side: its text, bigrams, sounds and the
+    synonyms it brings, to find which of an article's subject phrases it mentions."""
+
+    text: str
+    grams: set[str]
+    sounds: set[str]
+    terms: set[str]
+
+    @classmethod
+    def of(cls, query: Query, units: list[Weighted]) -> Asked:
+        return cls(
+            text=_NON_WORD.sub("", query.normalised),
+            grams=set(query.grams),
+            sounds=set(query.sounds),
+            terms={t for item in units for t in item.unit.terms} | set(query.expansions),
+        )
+
+
+def subject_coverage(asked: Asked, subject_terms: str) -> float:
+    """The share of an article's subject phrases (keywords, title words) the question
+    mentions: how a long story that is about this article's subject shows it, even when
+    most of the story is about something else."""
+    phrases = subject_terms.split()
+    if not phrases:
+        return 0.0
+    found = 0.0
+    for phrase in phrases:
+        if phrase in asked.terms or phrase in asked.text:
+            found += 1.0
+            continue
+        grams, sounds = _phrase_parts(phrase)
+        if len(grams) >= 2 and all(g in asked.grams for g in grams):
+            found += 0.8
+        elif sounds and all(x in asked.sounds for x in sounds):
+            found += 0.6
+    return found / len(phrases)
+
+
+@lru_cache(maxsize=65536)
+def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A subject phrase's bigrams and sounds (phrases repeat across searches: cached)."""
+    return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
+
+
+def fuse(
+    query: Query, scored: list[tuple[float, int, list[str]]], docs: dict[int, Any]
+) -> list[tuple[float, int, list[str]]]:
+    """Order by reciprocal-rank fusion of our score and plain BM25 over the candidates'
+    whole text: BM25 sees how much an article's body talks about the question's words,
+    which is what a colloquial question shares with its answer when it shares no
+    subject words. Articles below the relevance threshold are never brought back."""
+    if len(scored) < 2:
+        return scored
+    terms = query.match_terms()
+    frequencies = document_frequencies(terms)
+    total = max(document_count(), 1)
+    idf = {
+        t: math.log(1 + (total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))
+        for t in terms
+        if frequencies[t]
+    }
+    lengths: dict[int, int] = {}
+    counts: dict[int, dict[str, int]] = {}
+    for _, article_id, _ in scored:
+        doc = docs[article_id]
+        text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
+        lengths[article_id] = text.count(" ")
+        counts[article_id] = {t: n for t in idf if (n := text.count(f" {t} "))}
+    average = sum(lengths.values()) / len(lengths) or 1.0
+    k1, b = 1.2, 0.75
+    bm25 = {
+        article_id: sum(
+            idf[t] * n * (k1 + 1) / (n + k1 * (1 - b + b * lengths[article_id] / average))
+            for t, n in counts[article_id].items()
+        )
+        for article_id in counts
+    }
+    ours = sorted(scored, key=lambda item: item[0], reverse=True)
+    by_bm25 = sorted(bm25, key=lambda a: bm25[a], reverse=True)
+    place = {article_id: i for i, article_id in enumerate(by_bm25)}
+    k = _FUSION_K
+    fused = {
+        item[1]: 1 / (k + i) + _FUSION_BM25 / (k + place[item[1]]) for i, item in enumerate(ours)
+    }
+    return sorted(ours, key=lambda item: fused[item[1]], reverse=True)
