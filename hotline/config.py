@@ -128,6 +128,9 @@ class Config:
     KB_COVERAGE_SHARE = 0.6
     KB_SUBJECT_SHARE = 0.3  # the share that is how much of the article's subject is named
     KB_CATEGORY_SHARE = 0.1  # the share that is routing's confidence in the category
+    # ... and the share that is how closely it matches one of the article's similar
+    # questions (added on top: the shares above still sum to one).
+    KB_QUESTION_SHARE = 0.15
     KB_MIN_SCORE = 0.2
     # How many of a question's terms (its rarest) are asked of the full-text index;
     # all of them count when the candidates are scored.

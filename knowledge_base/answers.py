@@ -92,6 +92,7 @@ def article_json(article: Article, version: ArticleVersion) -> dict[str, Any]:
         "answer": version.body,
         "answer_html": str(render_markdown(version.body)),
         "keywords": content["keywords"],
+        "questions": content["questions"],
         "materials": content["materials"],
         "issuing_unit": version.issuing_unit,
         "document_number": version.document_number,

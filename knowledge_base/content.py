@@ -18,6 +18,9 @@ from hotline.models import Category, Department
 KINDS = {"qa": "热点问答", "guide": "办事指南", "policy": "政策法规", "notice": "通知公告"}
 CHANNELS = ("hotline", "portal", "window")
 _LIST_SPLIT = re.compile(r"[;；,，、\n]+")
+_QUESTION_SPLIT = re.compile(r"[;；\n]+")
+MAX_QUESTIONS = 30
+MAX_QUESTION_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,20 @@ def as_list(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         items = _LIST_SPLIT.split(value)
+    elif isinstance(value, list | tuple):
+        items = [str(v) for v in value if v is not None]
+    else:
+        items = [str(value)]
+    return list(dict.fromkeys(i.strip() for i in items if i and i.strip()))
+
+
+def as_questions(value: Any) -> list[str]:
+    """Similar questions from a list, or from text with one per line or separated by ；
+    (a question may itself contain ， and 、)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items = _QUESTION_SPLIT.split(value)
     elif isinstance(value, list | tuple):
         items = [str(v) for v in value if v is not None]
     else:
@@ -100,6 +117,20 @@ def clean_content(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem
         else:
             out["department_id"] = department.id
     out["keywords"] = as_list(data.get("keywords"))
+    out["questions"] = as_questions(data.get("questions"))
+    if len(out["questions"]) > MAX_QUESTIONS:
+        bad(
+            "questions",
+            f"at most {MAX_QUESTIONS} similar questions",
+            f"相似问法最多 {MAX_QUESTIONS} 条",
+        )
+    long = [q for q in out["questions"] if len(q) > MAX_QUESTION_CHARS]
+    if long:
+        bad(
+            "questions",
+            f"a similar question is longer than {MAX_QUESTION_CHARS} characters: {long[0]}",
+            f"相似问法不能超过 {MAX_QUESTION_CHARS} 字：{long[0]}",
+        )
     out["materials"] = as_list(data.get("materials"))
     if out["materials"] and kind not in ("guide", ""):
         bad("materials", "only service guides list materials", "仅办事指南可填写所需材料")

@@ -15,10 +15,11 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select, text
 
 from hotline.extensions import db
 from hotline.models import (
@@ -112,6 +113,22 @@ def document_count() -> int:
     return _frequencies[""]
 
 
+def read_rows(sql: str, params: dict[str, Any], **lists: list[Any]) -> list[Any]:
+    """Rows of a hot read-only query written with :named parameters; each of `lists`
+    is expanded in place of `:name` as an IN list. SQLite gets it straight through its
+    driver: compiling a statement through SQLAlchemy costs more than SQLite running
+    it, and a search runs four."""
+    params = dict(params)
+    for name, values in lists.items():
+        names = [f"{name}_{i}" for i in range(len(values))]
+        params.update(zip(names, values, strict=True))
+        sql = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
+    if dialect() == "sqlite":
+        plain = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+        return db.session.connection().exec_driver_sql(sql, plain).all()
+    return db.session.execute(text(sql), params).all()
+
+
 def document_frequencies(terms: list[str]) -> dict[str, int]:
     """How many searchable articles contain each term (cached until the index changes)."""
     missing = [t for t in dict.fromkeys(terms) if t and t not in _frequencies]
@@ -119,11 +136,8 @@ def document_frequencies(terms: list[str]) -> dict[str, int]:
         if len(_frequencies) > _FREQUENCY_CACHE_SIZE:
             _frequencies.clear()
         found: dict[str, int] = dict.fromkeys(missing, 0)
-        rows = db.session.execute(
-            text("SELECT term, documents FROM kb_term WHERE term IN :terms").bindparams(
-                bindparam("terms", expanding=True)
-            ),
-            {"terms": missing},
+        rows = read_rows(
+            "SELECT term, documents FROM kb_term WHERE term IN :terms", {}, terms=missing
         )
         found.update({term: int(count) for term, count in rows})
         _frequencies.update(found)
@@ -179,9 +193,14 @@ def document_terms(version: ArticleVersion) -> dict[str, Terms]:
     keywords = list(version.keywords or [])
     title = tool.document(version.title)
     keyword_terms = tool.document(" ".join(keywords))
+    asked = tool.document(" ".join(version.questions or []))
     whole = tuple(t for t in (safe_term(k.lower()) for k in keywords) if t)
+    # How citizens ask for the article is as telling as its keywords (the questions'
+    # sounds stay out: homophones are matched against the subject only).
     keyword_terms = Terms(
-        words=keyword_terms.words + whole, grams=keyword_terms.grams, sounds=keyword_terms.sounds
+        words=keyword_terms.words + whole + asked.words,
+        grams=keyword_terms.grams + asked.grams,
+        sounds=keyword_terms.sounds,
     )
     body = tool.document(plain_text(version.body) + " " + " ".join(version.materials or []))
     return {"title": title, "keywords": keyword_terms, "body": body}
@@ -201,6 +220,7 @@ def index_article(article: Article, version: ArticleVersion) -> None:
     row.sound_terms = " ".join(s for terms in fields.values() for s in terms.sounds)
     row.subject_sounds = " ".join((*fields["title"].sounds, *fields["keywords"].sounds))
     row.subject_terms = subject_phrases(version.title, version.keywords or [])
+    row.question_terms = question_phrases(version.questions or [])
     db.session.flush()
     after = distinct_terms(row)
     count_terms(after - before, before - after)
@@ -215,6 +235,13 @@ def subject_phrases(title: str, keywords: list[str]) -> str:
     phrases = [safe_term(normalise(k)) for k in keywords]
     phrases += [w for w in tool.document(title).words if len(w) >= 2]
     return " ".join(dict.fromkeys(p for p in phrases if p and len(p) <= _MAX_TERM))
+
+
+def question_phrases(questions: list[str]) -> str:
+    """Each similar question as its distinct words; questions separated by " | "."""
+    tool = analyzer()
+    phrases = (" ".join(dict.fromkeys(tool.document(q).words)) for q in questions)
+    return " | ".join(p for p in phrases if p)
 
 
 def write_index(article_id: int, title: str, keywords: str, body: str, sounds: str) -> None:
@@ -281,6 +308,18 @@ def tsvector_literal(fields: list[tuple[str, str]]) -> str:
     return " ".join(f"'{term}':{','.join(slots)}" for term, slots in positions.items())
 
 
+def optimize_index() -> None:
+    """Compact the full-text index after a bulk change (an import, a re-index): SQLite's
+    FTS5 merges its segments into one b-tree (a term is then read once, not once per
+    segment); PostgreSQL refreshes the planner's statistics (the GIN index maintains
+    itself)."""
+    if dialect() == "sqlite":
+        db.session.execute(text("INSERT INTO kb_fts (kb_fts) VALUES ('optimize')"))
+        db.session.execute(text("INSERT INTO kb_fts_subject (kb_fts_subject) VALUES ('optimize')"))
+    else:
+        db.session.execute(text("ANALYZE kb_search_document"))
+
+
 def reindex_all() -> int:
     """Rebuild every published article's terms (after the synonyms or the segmenter changed)."""
     forget_vocabulary()
@@ -297,4 +336,5 @@ def reindex_all() -> int:
     for article, version in rows:
         index_article(article, version)
         count += 1
+    optimize_index()
     return count

@@ -23,6 +23,7 @@ from hotline.errors import ImportFailed, InvalidInput
 from hotline.extensions import db
 from hotline.models import Article, ArticleVersion, User
 from knowledge_base.articles import KEY_PATTERN, clean_content, import_content
+from knowledge_base.index import optimize_index
 
 COLUMNS = (
     "id",
@@ -38,6 +39,7 @@ COLUMNS = (
     "issuing_unit",
     "document_number",
     "channels",
+    "questions",  # added after the first release: last, so positional scripts still work
 )
 REQUIRED = ("id", "kind", "title", "answer")
 FORMATS = (".yaml", ".yml", ".csv", ".xlsx")
@@ -218,6 +220,8 @@ def import_knowledge_base(
             setattr(summary, outcome, getattr(summary, outcome) + 1)
             summary.keys.append(key)
         db.session.commit()
+        optimize_index()
+        db.session.commit()
     except Exception:
         db.session.rollback()
         raise
@@ -261,6 +265,8 @@ def export_records(include_unpublished: bool = False) -> list[dict[str, Any]]:
             "answer": content["body"],
             "keywords": content["keywords"],
         }
+        if content["questions"]:
+            record["questions"] = content["questions"]
         if content["materials"]:
             record["materials"] = content["materials"]
         record["effective_from"] = content["effective_from"]

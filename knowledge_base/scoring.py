@@ -27,6 +27,8 @@ _FUSION_BM25 = 1.0
 class Weighted:
     unit: Unit
     weight: float
+    # Some article has one of its words or bigrams (else only its sounds can match).
+    present: bool = True
 
 
 def weigh_units(query: Query) -> list[Weighted]:
@@ -45,7 +47,9 @@ def weigh_units(query: Query) -> list[Weighted]:
         if df == 0 and len(unit.grams) >= 2:  # a long word: as rare as its rarest part
             df = min(frequencies.get(g, 0) for g in unit.grams)
         idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        weighted.append(Weighted(unit, idf * (_unknown_share(unit.word) if df == 0 else 1.0)))
+        present = any(frequencies.get(t, 0) for t in (*unit.terms, *unit.grams))
+        share = _unknown_share(unit.word) if df == 0 else 1.0
+        weighted.append(Weighted(unit, idf * share, present))
     return weighted
 
 
@@ -84,6 +88,12 @@ def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
     for item in units:
         unit = item.unit
         share = 0.0
+        if not item.present:  # no article has its words: only a homophone can match
+            if unit.sounds and all(f" {x} " in sounds for x in unit.sounds):
+                got += 0.55 * item.weight
+                matched.append(unit.word)
+                on_subject = True
+            continue
         if any(f" {t} " in strong for t in unit.terms):
             share = 1.0
             on_subject = True
@@ -161,6 +171,32 @@ def subject_coverage(asked: Asked, subject_terms: str) -> float:
 def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A subject phrase's bigrams and sounds (phrases repeat across searches: cached)."""
     return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
+
+
+def question_match(units: list[Weighted], asked: Asked, question_terms: str) -> float:
+    """How closely the question matches the closest of an article's similar questions
+    (how citizens ask for it), 0–1: the share of the question's weight that one similar
+    question speaks to, and the share of that similar question's words the question
+    says, combined as their harmonic mean."""
+    if not question_terms:
+        return 0.0
+    total = sum(item.weight for item in units)
+    if not total:
+        return 0.0
+    best = 0.0
+    for phrase in question_terms.split(" | "):
+        words = phrase.split()
+        if not words:
+            continue
+        present = set(words)
+        forward = sum(item.weight for item in units if any(t in present for t in item.unit.terms))
+        forward /= total
+        if not forward:
+            continue
+        backward = sum(1 for w in words if w in asked.terms or w in asked.text) / len(words)
+        if backward:
+            best = max(best, 2 * forward * backward / (forward + backward))
+    return best
 
 
 def fuse(

@@ -48,6 +48,7 @@ from knowledge_base.index import (
     document_count,
     document_frequencies,
     plain_text,
+    read_rows,
 )
 from knowledge_base.scoring import (
     Asked,
@@ -55,6 +56,7 @@ from knowledge_base.scoring import (
     char_bonus,
     coverage,
     fuse,
+    question_match,
     subject_coverage,
     weigh_units,
 )
@@ -233,13 +235,30 @@ def _sqlite_candidates(
 def _fts_ranked(
     table_name: str, rank: str, match: str, where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
-    sql = (
-        f"SELECT a.id, {rank} AS rank FROM {table_name} "
-        f"JOIN kb_article a ON a.id = {table_name}.rowid "
-        f"WHERE {table_name} MATCH :match AND {where[0]} ORDER BY rank LIMIT :limit"
+    # FTS5 ranks its own matches first, the visibility of only the best few is then
+    # checked (joining every match to its article costs more than the ranking). Should
+    # too many of those few be hidden (expired, or not on this channel), every match is.
+    params = {**where[1], "match": match, "limit": _CANDIDATES, "pool": _CANDIDATES * 3}
+    best_first = (
+        f"SELECT a.id, f.rank FROM (SELECT rowid AS id, {rank} AS rank FROM {table_name} "
+        f"WHERE {table_name} MATCH :match ORDER BY rank LIMIT :pool) f "
+        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank LIMIT :limit"
     )
-    params = {**where[1], "match": match, "limit": _CANDIDATES}
-    return [(row[0], -float(row[1])) for row in db.session.execute(text(sql), params)]
+    rows = read_rows(best_first, params)
+    if len(rows) < _CANDIDATES and _matches_beyond(table_name, match, params["pool"]):
+        every = (
+            f"SELECT a.id, {rank} AS rank FROM {table_name} "
+            f"JOIN kb_article a ON a.id = {table_name}.rowid "
+            f"WHERE {table_name} MATCH :match AND {where[0]} ORDER BY rank LIMIT :limit"
+        )
+        rows = read_rows(every, params)
+    return [(row[0], -float(row[1])) for row in rows]
+
+
+def _matches_beyond(table_name: str, match: str, pool: int) -> bool:
+    """Whether the index has more than `pool` matches (the best few were not all)."""
+    sql = f"SELECT 1 FROM {table_name} WHERE {table_name} MATCH :match LIMIT 1 OFFSET :pool"
+    return bool(read_rows(sql, {"match": match, "pool": pool}))
 
 
 def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
@@ -301,13 +320,17 @@ def search(
     limit = max(1, min(int(limit), 50))
     if query.empty:
         return SearchResult(question, [], False)
-    conditions = visible(channel)
+    # Every term's document frequency in one read (weighing, planning and fusing ask).
+    document_frequencies(
+        [*query.match_terms(), *(t for u in query.units for t in (*u.terms, *u.grams))]
+    )
     units = weigh_units(query)
+    where = visible_sql(channel)
     if dialect() == "sqlite":
-        candidates = _sqlite_candidates(query, units, visible_sql(channel))
+        candidates = _sqlite_candidates(query, units, where)
     else:
-        candidates = _pg_candidates(query, units, conditions)
-    hits = _rescore(query, units, candidates, limit, conditions)
+        candidates = _pg_candidates(query, units, visible(channel))
+    hits = _rescore(query, units, candidates, limit, where)
     useful = bool(hits)
     if record_gap and not useful:
         record_knowledge_gap(question, channel_name(channel) or "api")
@@ -326,7 +349,7 @@ def _category_ids() -> dict[str, int]:
     return _category_cache["ids"]
 
 
-def _likely_categories(question: str, conditions: list[Any]) -> dict[str, Any]:
+def _likely_categories(question: str, where: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     """Routing's reading of the question: category id -> probability, and the visible
     articles of a category it is sure of (candidates no word of the question found)."""
     from routing.suggest import likely_categories
@@ -339,14 +362,43 @@ def _likely_categories(question: str, conditions: list[Any]) -> dict[str, Any]:
     extra: list[int] = []
     code, probability = found[0]
     if code in ids and probability >= _CATEGORY_SURE:
-        extra = list(
-            db.session.scalars(
-                select(Article.id)
-                .where(Article.category_id == ids[code], *conditions)
-                .limit(_CATEGORY_EXTRA)
-            )
+        rows = read_rows(
+            f"SELECT a.id FROM kb_article a WHERE a.category_id = :category "
+            f"AND {where[0]} ORDER BY a.id LIMIT :limit",
+            {**where[1], "category": ids[code], "limit": _CATEGORY_EXTRA},
         )
+        extra = [row[0] for row in rows]
     return {"by_id": by_id, "extra": extra}
+
+
+def _documents(ids: list[int]) -> dict[int, Any]:
+    """The search terms of the articles `ids`, with their category."""
+    if not ids:
+        return {}
+    rows = read_rows(
+        "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
+        "d.sound_terms, d.subject_terms, d.question_terms, a.category_id "
+        "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
+        "WHERE d.article_id IN :ids",
+        {},
+        ids=ids,
+    )
+    return {row.article_id: row for row in rows}
+
+
+def _measure(
+    query: Query, units: list[Weighted], asked: Asked, doc: Any
+) -> tuple[float, list[str], float, float, float]:
+    """An article against the question: coverage (and what matched), subject coverage,
+    the closest similar question, and the single characters of its subject."""
+    covered, matched, _on_subject = coverage(units, doc)
+    return (
+        covered,
+        matched,
+        subject_coverage(asked, doc.subject_terms),
+        question_match(units, asked, doc.question_terms),
+        char_bonus(query.chars, doc),
+    )
 
 
 def _rescore(
@@ -354,69 +406,57 @@ def _rescore(
     units: list[Weighted],
     candidates: list[tuple[int, float]],
     limit: int,
-    conditions: list[Any],
+    where: tuple[str, dict[str, Any]],
 ) -> list[Hit]:
     """Re-score the index's best candidates; keep those relevant enough.
 
-    Relevance is the larger of how much of the question an article covers and how much
-    of the article's subject the question names, or how sure routing is that the
-    question is in the article's category (routing reads colloquial requests: 被老板
-    叫走人 is a dismissal). The threshold falls for long questions: a caller's story has
-    much that no article needs to say."""
-    categories = _likely_categories(query.text, conditions)
+    Relevance is the largest of how much of the question an article covers, how much
+    of the article's subject the question names, how closely it matches one of the
+    article's similar questions, or how sure routing is that the question is in the
+    article's category (routing reads colloquial requests: 被老板叫走人 is a
+    dismissal). The threshold falls for long questions: a caller's story has much that
+    no article needs to say."""
+    categories = _likely_categories(query.text, where)
     known = {article_id for article_id, _ in candidates}
     candidates = candidates + [(a, 0.0) for a in categories["extra"] if a not in known]
     if not candidates:
         return []
-    ids = [a for a, _ in candidates]
-    docs = {
-        row.article_id: row
-        for row in db.session.execute(
-            text(
-                "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
-                "d.sound_terms, d.subject_terms, a.category_id FROM kb_search_document d "
-                "JOIN kb_article a ON a.id = d.article_id WHERE d.article_id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
-        )
-    }
+    docs = _documents([a for a, _ in candidates])
+    asked = Asked.of(query, units)
     config = current_app.config
-    best = max(rank for _, rank in candidates) or 1.0
     share = float(config["KB_COVERAGE_SHARE"])
     subject_share = float(config["KB_SUBJECT_SHARE"])
     category_share = float(config["KB_CATEGORY_SHARE"])
+    question_share = float(config["KB_QUESTION_SHARE"])
     threshold = float(config["KB_MIN_SCORE"]) * min(1.0, math.sqrt(8 / max(len(units), 1)))
-    asked = Asked.of(query, units)
     scored = []
-    for article_id, rank in candidates:
+    for article_id, _rank in candidates:
         doc = docs.get(article_id)
         if doc is None:
             continue
-        covered, matched, _on_subject = coverage(units, doc)
-        subject = subject_coverage(asked, doc.subject_terms)
+        covered, matched, subject, phrased, chars = _measure(query, units, asked, doc)
         category = categories["by_id"].get(doc.category_id, 0.0)
-        relevance = max(covered, subject, category * _CATEGORY_RELEVANCE)
+        relevance = max(covered, subject, phrased, category * _CATEGORY_RELEVANCE)
         # The more of the article's own subject the question names, the better it fits:
         # among articles that all cover a short question, the one it is about wins.
         score = (
             share * relevance
             + subject_share * subject
-            + _CHAR_SHARE * char_bonus(query.chars, doc)
+            + _CHAR_SHARE * chars
             + category_share * category
-            + (1 - share - subject_share - category_share) * (rank / best) * min(1.0, relevance * 2)
+            + question_share * phrased
         )
         if relevance >= threshold:
             scored.append((score, article_id, matched))
     scored = fuse(query, scored, docs)[:limit]
     if not scored:
         return []
-    rows = db.session.execute(
-        text(
-            "SELECT a.id, a.key, v.title, v.kind, v.number, v.body FROM kb_article a "
-            "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
-            "WHERE a.id IN :ids"
-        ).bindparams(bindparam("ids", expanding=True)),
-        {"ids": [a for _, a, _ in scored]},
+    rows = read_rows(
+        "SELECT a.id, a.key, v.title, v.kind, v.number, v.body FROM kb_article a "
+        "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
+        "WHERE a.id IN :ids",
+        {},
+        ids=[a for _, a, _ in scored],
     )
     by_id = {row.id: row for row in rows}
     return [

@@ -76,8 +76,11 @@ class Classifier:
         features: Sequence[str] | None = None,
         *,
         top: int = 10,
+        fill: bool = True,
     ) -> tuple[list[CategoryScore], bool]:
-        """The `top` categories best first, and whether any evidence was found at all."""
+        """The `top` categories best first, and whether any evidence was found at all.
+        Without `fill`, only the categories something in the text points to (and no
+        resemblance is computed: the knowledge base's use, on every search)."""
         scores = self.catalogue.scores(text, tokens)
         probs = self.catalogue.probabilities(scores)
         evidence = {code: list(ev) for code, (_, ev) in scores.items()}
@@ -98,12 +101,12 @@ class Classifier:
                 evidence.setdefault(code, []).append(f"历史工单模型 {learned[i]:.2f}")
         found = bool(scores) or learned_best >= 0.3
         codes = self.catalogue.codes
-        like = self.catalogue.resemblance(text)
+        like = self.catalogue.resemblance(text) if fill else np.zeros(len(codes))
         # Categories something points to, by probability; then the rest by resemblance.
         pointed = [i for i, code in enumerate(codes) if code in evidence or code in learned_by_code]
         pointed.sort(key=lambda i: (-probs[i], i))
         top = min(top, len(probs))
-        if len(pointed) < top:
+        if fill and len(pointed) < top:
             taken = set(pointed)
             rest = [i for i in np.argsort(-like, kind="stable").tolist() if i not in taken]
             pointed += rest[: top - len(pointed)]

@@ -113,11 +113,11 @@ class Engine:
         normalised = normalise(text)
         return normalised, self.segmenter.cut(normalised)
 
-    def classify(self, text: str, *, top: int) -> tuple[list[Any], bool]:
+    def classify(self, text: str, *, top: int, fill: bool = True) -> tuple[list[Any], bool]:
         """The `top` categories best first, and whether anything in the text was recognised."""
         normalised, tokens = self.tokens(text)
         feats = features(normalised, tokens) if self.learned is not None else None
-        return self.classifier.classify(normalised, tokens, feats, top=top)
+        return self.classifier.classify(normalised, tokens, feats, top=top, fill=fill)
 
     def featurise(self, text: str) -> list[str]:
         normalised, tokens = self.tokens(text)
@@ -478,7 +478,7 @@ def likely_categories(text: str, top: int = 3) -> list[tuple[str, float]]:
     engine = current_engine()
     if engine is None:
         return []
-    ranked, found = engine.classify(text, top=top)
+    ranked, found = engine.classify(text, top=top, fill=False)
     if not found:
         return []
     return [(c.code, c.probability) for c in ranked if c.evidence or c.learned]

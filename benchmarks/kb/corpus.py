@@ -28,6 +28,7 @@ from knowledge_base.index import (
     distinct_terms,
     forget_vocabulary,
     index_vector,
+    optimize_index,
     subject_phrases,
 )
 
@@ -195,7 +196,7 @@ def load_synthetic(total: int, seed: int = 20261127) -> int:
                 "SELECT setval(pg_get_serial_sequence('kb_article', 'id'), max(id)) FROM kb_article"
             )
         )
-        db.session.execute(text("ANALYZE kb_search_document"))
-        db.session.commit()
+    optimize_index()  # as an import does
+    db.session.commit()
     forget_vocabulary()
     return made

@@ -78,6 +78,8 @@ class ArticleVersion(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     body: Mapped[str] = mapped_column(Text)  # Markdown
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Similar questions (相似问法): how citizens ask for this answer, in their words.
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
     materials: Mapped[list[str]] = mapped_column(JSON, default=list)
     issuing_unit: Mapped[str | None] = mapped_column(String(128))
     document_number: Mapped[str | None] = mapped_column(String(64))
@@ -112,6 +114,7 @@ class ArticleVersion(Base):
             "department": self.department.code if self.department else None,
             "body": self.body,
             "keywords": list(self.keywords or []),
+            "questions": list(self.questions or []),
             "materials": list(self.materials or []),
             "issuing_unit": self.issuing_unit,
             "document_number": self.document_number,
@@ -148,6 +151,8 @@ class SearchDocument(Base):
     subject_sounds: Mapped[str] = mapped_column(Text, default="")
     # The article's subject as phrases: its keywords and its title's words.
     subject_terms: Mapped[str] = mapped_column(Text, default="")
+    # Each similar question's words, questions separated by " | ".
+    question_terms: Mapped[str] = mapped_column(Text, default="")
 
 
 class TermFrequency(Base):

@@ -180,3 +180,43 @@ def test_an_xlsx_with_errors_is_refused_by_row_and_nothing_is_imported(catalogue
     assert "city.xlsx: row 4: effective_from: must be a date YYYY-MM-DD" in problems
     assert not any("row 2" in p for p in problems)
     assert _articles() == 0  # the good row 2 was not imported either
+
+
+def _with_questions(tmp_path: Path, questions: list[str] | None) -> Path:
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    article = next(a for a in data["articles"] if a["id"] == "kb-9002")
+    if questions is None:
+        article.pop("questions", None)
+    else:
+        article["questions"] = questions
+    path = tmp_path / "kb.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_similar_questions_import_export_and_version(catalogue, tmp_path):
+    asked = ["养条狗要不要去上户口，在哪办", "狗牌去边度领"]  # ， inside a question is kept
+    import_knowledge_base(_with_questions(tmp_path, None))
+    summary = import_knowledge_base(_with_questions(tmp_path, asked))
+    assert (summary.updated, summary.unchanged) == (1, 4)  # a new version of kb-9002 only
+    article = db.session.scalar(select(Article).where(Article.key == "kb-9002"))
+    assert article.live_number == 2
+    assert article.versions[-1].questions == asked
+    for suffix in (".csv", ".xlsx", ".yaml"):
+        path = tmp_path / f"out{suffix}"
+        export_knowledge_base(path)
+        assert import_knowledge_base(path).unchanged == 5, suffix
+    with (tmp_path / "out.csv").open(encoding="utf-8-sig") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["id"] == "kb-9002")
+    assert row["questions"] == "；".join(asked)
+    assert COLUMNS[-1] == "questions"  # appended: scripts reading columns by position still work
+
+
+def test_overlong_or_too_many_similar_questions_are_refused(catalogue, tmp_path):
+    with pytest.raises(ImportFailed) as refused:
+        import_knowledge_base(_with_questions(tmp_path, ["狗" * 101]))
+    assert any("kb-9002" in p and "questions" in p for p in refused.value.problems)
+    with pytest.raises(ImportFailed) as refused:
+        import_knowledge_base(_with_questions(tmp_path, [f"问题{i}" for i in range(31)]))
+    assert any("questions: at most 30 similar questions" in p for p in refused.value.problems)
+    assert _articles() == 0

@@ -64,8 +64,8 @@ def test_multi_character_questions_find_the_right_article(demo_kb):
 
 def test_the_evaluation_questions_are_answered_well(demo_kb):
     """The whole question set (tests/knowledge_base/data/search_queries.yaml), measured
-    as `python -m benchmarks.kb` does. At the time of writing, on SQLite: recall@1 0.88,
-    recall@3 0.96, 10 of 17 unanswerable questions left unanswered. The floors leave
+    as `python -m benchmarks.kb` does. At the time of writing, on SQLite: recall@1 0.95,
+    recall@3 0.98, 11 of 17 unanswerable questions left unanswered. The floors leave
     room for the two backends' rankings; the benchmark prints the exact figures."""
     items = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))["queries"]
     expired = _expired()
@@ -77,9 +77,9 @@ def test_the_evaluation_questions_are_answered_well(demo_kb):
         first += bool(keys) and keys[0] == item["expect"]
         top3 += item["expect"] in keys
     nothing = sum(not search(item["q"]).hits for item in unanswerable)
-    assert first / len(answerable) >= 0.84
-    assert top3 / len(answerable) >= 0.92
-    assert nothing / len(unanswerable) >= 0.5
+    assert first / len(answerable) >= 0.91
+    assert top3 / len(answerable) >= 0.96
+    assert nothing / len(unanswerable) >= 0.55
 
 
 def test_expired_articles_are_not_answers(demo_kb):
@@ -127,3 +127,64 @@ def test_gaps_never_keep_the_phone_or_id_numbers_citizens_type(demo_kb):
     gap = db.session.scalar(select(KnowledgeGap))
     assert "13812345678" not in gap.query and "440703199001011234" not in gap.query
     assert "外星人飞碟" in gap.query
+
+
+def _one_article(tmp_path: Path, questions: list[str]) -> Path:
+    article = {
+        "id": "kb-0301",
+        "kind": "qa",
+        "title": "犬只登记怎么办理？",
+        "category": "0705",
+        "department": "GAJ",
+        "answer": "在城区饲养犬只，犬主应当为犬只接种疫苗并办理登记，领取犬牌。",
+        "keywords": ["犬只登记", "犬牌"],
+        "questions": questions,
+        "effective_from": "2026-01-01",
+    }
+    path = tmp_path / "kb.yaml"
+    path.write_text(yaml.safe_dump({"articles": [article]}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_citizens_own_words_find_an_article_through_its_similar_questions(catalogue, tmp_path):
+    import_knowledge_base(_one_article(tmp_path, []))
+    assert _first("养的狗要不要上户口") is None  # none of the article's words
+    import_knowledge_base(_one_article(tmp_path, ["养条狗要不要去上户口", "狗牌去哪里领"]))
+    assert _first("养的狗要不要上户口") == "kb-0301"
+    assert _first("明天会不会下雨") is None  # a question's stray words are no answer
+
+
+def test_articles_hidden_on_a_channel_do_not_hide_the_rest(catalogue, tmp_path, monkeypatch):
+    """The index ranks its best few first and checks only their visibility; when those
+    are all hidden on the channel, every match is checked."""
+    import knowledge_base.search as search_module
+
+    monkeypatch.setattr(search_module, "_CANDIDATES", 2)  # a pool of 6
+    articles = [
+        {
+            "id": f"kb-04{n:02d}",
+            "kind": "qa",
+            "title": f"电梯年检问题{'一二三四五六七八九'[n]}",
+            "answer": "电梯年检由特种设备检验机构负责。",
+            "keywords": ["电梯年检"],
+            "effective_from": "2026-01-01",
+            "channels": ["hotline"],
+        }
+        for n in range(8)
+    ] + [
+        {
+            "id": f"kb-05{n:02d}",
+            "kind": "qa",
+            "title": f"小区设施维护{n}",
+            "answer": "物业应当按期安排电梯年检，并公示检验结果。",
+            "effective_from": "2026-01-01",
+        }
+        for n in range(2)
+    ]
+    path = tmp_path / "kb.yaml"
+    path.write_text(yaml.safe_dump({"articles": articles}, allow_unicode=True), encoding="utf-8")
+    import_knowledge_base(path)
+    on_hotline = [hit.key for hit in search("电梯年检", channel="hotline").hits]
+    assert on_hotline and all(key.startswith("kb-04") for key in on_hotline[:2])
+    on_portal = {hit.key for hit in search("电梯年检", channel="portal").hits}
+    assert on_portal == {"kb-0500", "kb-0501"}

@@ -276,6 +276,16 @@ def test_the_edit_form_starts_from_the_newest_version(people: Flask) -> None:
     assert checked == ["hotline", "window"]
 
 
+def test_similar_questions_are_edited_one_per_line_and_searched(people: Flask) -> None:
+    ed, boss = signed_in(people, "ed"), signed_in(people, "boss")
+    key = create(ed, questions="养条狗要不要上户口，去哪办\n狗牌去边度领")
+    page = ed.get(f"/admin/kb/{key}").text
+    assert "养条狗要不要上户口，去哪办" in page and "狗牌去边度领" in page
+    assert "养条狗要不要上户口，去哪办\n狗牌去边度领" in ed.get(f"/admin/kb/{key}/edit").text
+    publish(ed, boss, key)
+    assert keys_found("狗牌在哪里领")[:1] == [key]
+
+
 def test_markdown_is_rendered_without_scripts(people: Flask) -> None:
     ed, boss = signed_in(people, "ed"), signed_in(people, "boss")
     key = create(

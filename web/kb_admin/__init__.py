@@ -55,6 +55,7 @@ FIELD_NAMES = {
     "department": _l("Responsible unit"),
     "body": _l("Answer"),
     "keywords": _l("Keywords"),
+    "questions": _l("Similar questions"),
     "materials": _l("Required materials"),
     "issuing_unit": _l("Issuing unit"),
     "document_number": _l("Document number"),

@@ -43,6 +43,7 @@ class ArticleForm(FlaskForm):
     department = SelectField(_l("Responsible unit"), validate_choice=False)
     answer = TextAreaField(_l("Answer (Markdown)"))
     keywords = TextAreaField(_l("Keywords (one per line)"))
+    questions = TextAreaField(_l("Similar questions: how citizens ask (one per line)"))
     materials = TextAreaField(_l("Required materials (service guides, one per line)"))
     issuing_unit = StringField(_l("Issuing unit"))
     document_number = StringField(_l("Document number"))
@@ -71,6 +72,7 @@ class ArticleForm(FlaskForm):
             "department": self.department.data,
             "answer": self.answer.data,
             "keywords": self.keywords.data,
+            "questions": self.questions.data,
             "materials": self.materials.data,
             "issuing_unit": self.issuing_unit.data,
             "document_number": self.document_number.data,
@@ -88,6 +90,7 @@ class ArticleForm(FlaskForm):
         self.department.data = content["department"] or ""
         self.answer.data = content["body"]
         self.keywords.data = "\n".join(content["keywords"])
+        self.questions.data = "\n".join(content["questions"])
         self.materials.data = "\n".join(content["materials"])
         self.issuing_unit.data = content["issuing_unit"] or ""
         self.document_number.data = content["document_number"] or ""
