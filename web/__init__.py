@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.chat import bp as chat_bp
+    from web.desk import bp as desk_bp
     from web.kb_admin import bp as kb_admin_bp
     from web.lines import bp as lines_bp
     from web.main import bp as main_bp
@@ -24,6 +25,7 @@ def register(app: Flask) -> None:
         api_bp,
         auth_bp,
         chat_bp,
+        desk_bp,
         kb_admin_bp,
         lines_bp,
         main_bp,

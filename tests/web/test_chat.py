@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from hotline import create_app
-from hotline.auth import add_user
-from hotline.extensions import db, socketio
+from hotline.extensions import db
 from hotline.models import (
     ChatSession,
     Event,
@@ -25,57 +24,10 @@ from hotline.models import (
     OutboxItem,
     Ticket,
 )
-from hotline.outbox import relay_pending
-from tests.conftest import Client, base_config
+from tests.conftest import base_config
+from tests.web.socket_client import PageClient, Socket, login, relay
 
-PASSWORD = "correct horse battery staple"
 FIRST = "请问社保卡丢失了怎么补办？"
-
-
-def _forget_request_state() -> None:
-    # The test keeps one app context for every request and socket event: drop what the
-    # previous one cached in `g`, as a real request's own context would.
-    g.pop("_login_user", None)
-    g.pop("_flask_babel", None)
-
-
-class PageClient(Client):
-    def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def,override]
-        _forget_request_state()
-        return super().open(*args, **kwargs)
-
-
-class Socket:
-    """A Socket.IO test client on one namespace, sharing a Flask client's cookies."""
-
-    def __init__(self, app: Flask, namespace: str, client: FlaskClient, **kwargs: Any) -> None:
-        _forget_request_state()
-        self.namespace = namespace
-        self.sio = socketio.test_client(
-            app, namespace=namespace, flask_test_client=client, **kwargs
-        )
-        self.inbox: list[dict[str, Any]] = []
-
-    @property
-    def connected(self) -> bool:
-        return bool(self.sio.is_connected(self.namespace))
-
-    def call(self, event: str, data: Any = None) -> Any:
-        """Emit and return the ack."""
-        _forget_request_state()
-        return self.sio.emit(event, data, namespace=self.namespace, callback=True)
-
-    def received(self, name: str | None = None) -> list[Any]:
-        """Payloads pushed so far (of `name`, or all); others stay for a later call."""
-        self.inbox += self.sio.get_received(self.namespace)
-        taken = [p for p in self.inbox if name is None or p["name"] == name]
-        self.inbox = [p for p in self.inbox if p not in taken]
-        return [p["args"][0] for p in taken]
-
-
-def relay() -> int:
-    db.session.rollback()  # SQLite: end this test's transaction so the relay can write
-    return relay_pending()
 
 
 @pytest.fixture
@@ -88,14 +40,6 @@ def start(client: FlaskClient, content: str = FIRST, **extra: Any) -> str:
     response = client.post("/chat/start", json={"content": content, **extra})
     assert response.status_code == 201, response.json
     return str(response.json["reference"])
-
-
-def login(app: Flask, username: str, role: str, department: str | None = None) -> FlaskClient:
-    add_user(username, role, department_code=department, password=PASSWORD)
-    staff_client = app.test_client()
-    response = staff_client.post("/login", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 302, response.text
-    return staff_client
 
 
 @pytest.fixture
@@ -373,7 +317,7 @@ def test_a_bug_is_logged_and_answered_without_details(
             "message_zh": "服务器内部错误",
         },
     }
-    [record] = [r for r in caplog.records if r.name == "web.chat.events"]
+    [record] = [r for r in caplog.records if r.name == "web.sockets"]
     assert record.getMessage() == "socket event chat.send on /chat failed"
     assert "hotline_chat" not in record.getMessage()
 
@@ -446,11 +390,11 @@ def test_a_cross_site_handshake_is_refused(app: Flask, client: FlaskClient) -> N
         ("dispatcher", None, True),
         ("supervisor", None, True),
         ("admin", None, True),
-        ("handler", "SCJGJ", False),
+        ("handler", "SCJGJ", True),  # joins its unit's room only (web.desk)
         ("editor", None, False),
     ],
 )
-def test_the_office_namespace_is_for_office_staff(
+def test_the_office_namespace_is_for_staff_and_handling_units(
     app: Flask, catalogue: Any, role: str, department: str | None, allowed: bool
 ) -> None:
     staff_client = login(app, f"u-{role}", role, department)
