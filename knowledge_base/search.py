@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -320,6 +321,7 @@ def search(
     limit = max(1, min(int(limit), 50))
     if query.empty:
         return SearchResult(question, [], False)
+    reading = _read_categories(query.text)
     # Every term's document frequency in one read (weighing, planning and fusing ask).
     document_frequencies(
         [*query.match_terms(), *(t for u in query.units for t in (*u.terms, *u.grams))]
@@ -330,7 +332,7 @@ def search(
         candidates = _sqlite_candidates(query, units, where)
     else:
         candidates = _pg_candidates(query, units, visible(channel))
-    hits = _rescore(query, units, candidates, limit, where)
+    hits = _rescore(query, units, candidates, limit, where, reading)
     useful = bool(hits)
     if record_gap and not useful:
         record_knowledge_gap(question, channel_name(channel) or "api")
@@ -349,12 +351,27 @@ def _category_ids() -> dict[str, int]:
     return _category_cache["ids"]
 
 
-def _likely_categories(question: str, where: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+# Routing reads the question (pure Python, no database) on one of these threads while
+# the full-text query runs on the request's (the database driver lets go of the GIL).
+_reader = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-categories")
+
+
+def _read_categories(question: str) -> Future[list[tuple[str, float]]] | None:
+    """Start routing's reading of the question; None before any catalogue exists."""
+    from routing.suggest import current_engine, likely_categories
+
+    engine = current_engine()  # may read the database: here, on the request's thread
+    if engine is None:
+        return None
+    return _reader.submit(likely_categories, question, 3, engine)
+
+
+def _likely_categories(
+    reading: Future[list[tuple[str, float]]] | None, where: tuple[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Routing's reading of the question: category id -> probability, and the visible
     articles of a category it is sure of (candidates no word of the question found)."""
-    from routing.suggest import likely_categories
-
-    found = likely_categories(question, top=3)
+    found = reading.result() if reading is not None else []
     if not found:
         return {"by_id": {}, "extra": []}
     ids = _category_ids()
@@ -407,6 +424,7 @@ def _rescore(
     candidates: list[tuple[int, float]],
     limit: int,
     where: tuple[str, dict[str, Any]],
+    reading: Future[list[tuple[str, float]]] | None,
 ) -> list[Hit]:
     """Re-score the index's best candidates; keep those relevant enough.
 
@@ -416,7 +434,7 @@ def _rescore(
     article's category (routing reads colloquial requests: 被老板叫走人 is a
     dismissal). The threshold falls for long questions: a caller's story has much that
     no article needs to say."""
-    categories = _likely_categories(query.text, where)
+    categories = _likely_categories(reading, where)
     known = {article_id for article_id, _ in candidates}
     candidates = candidates + [(a, 0.0) for a in categories["extra"] if a not in known]
     if not candidates:

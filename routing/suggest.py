@@ -471,11 +471,14 @@ def versions() -> tuple[int | None, int | None]:
     return engine.data.catalogue_version, engine.learned.version if engine.learned else None
 
 
-def likely_categories(text: str, top: int = 3) -> list[tuple[str, float]]:
+def likely_categories(
+    text: str, top: int = 3, engine: Engine | None = None
+) -> list[tuple[str, float]]:
     """The categories the text points to, best first, with their probabilities; none
     when nothing in it is recognised (the knowledge base uses this to understand
-    colloquial questions the way routing does)."""
-    engine = current_engine()
+    colloquial questions the way routing does). Given an `engine` (from
+    `current_engine()`), it reads no database and needs no app context."""
+    engine = engine or current_engine()
     if engine is None:
         return []
     ranked, found = engine.classify(text, top=top, fill=False)
