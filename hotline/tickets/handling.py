@@ -105,6 +105,17 @@ def contact_caller(reference: str, actor: User, *, method: str, note: str | None
     return ticket
 
 
+def note_progress(reference: str, actor: User, *, note: str) -> Ticket:
+    """办理进展: what the unit has done so far, in the ticket's history for everyone."""
+    ticket = begin_action(reference, "note", actor)
+    unit_assignment(ticket, actor, lead_only=False)
+    if not note.strip():
+        raise InvalidInput("the note is empty", "请填写办理进展", field="note")
+    record(ticket, "note", actor, note=note)
+    db.session.commit()
+    return ticket
+
+
 def reply_ticket(reference: str, actor: User, *, result: str, text: str) -> Ticket:
     """办理回复: the lead unit's point-by-point answer and the result."""
     ticket = begin_action(reference, "reply", actor)

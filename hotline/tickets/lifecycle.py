@@ -47,6 +47,7 @@ TRANSITIONS: dict[str, Transition] = {
         frozenset({S.EXTENSION_REVIEW}), S.IN_PROGRESS, REVIEWERS, "延期审核"
     ),
     "contact": Transition(frozenset({S.IN_PROGRESS}), S.IN_PROGRESS, UNIT, "联系来电人"),
+    "note": Transition(frozenset({S.IN_PROGRESS}), S.IN_PROGRESS, UNIT, "办理进展"),
     "reply": Transition(frozenset({S.IN_PROGRESS}), S.REPLY_REVIEW, UNIT, "办理回复"),
     "review_reply": Transition(
         frozenset({S.REPLY_REVIEW}), None, REVIEWERS | {Role.SUPERVISOR}, "回复审核"

@@ -22,6 +22,7 @@ from hotline.tickets.dispatching import (
 )
 from hotline.tickets.handling import (
     contact_caller,
+    note_progress,
     reply_ticket,
     request_extension,
     review_extension,
@@ -47,6 +48,7 @@ ACTION_SERVICES: dict[str, Callable[..., Ticket]] = {
     "request_extension": request_extension,
     "review_extension": review_extension,
     "contact": contact_caller,
+    "note": note_progress,
     "reply": reply_ticket,
     "review_reply": review_reply,
     "visit": visit_ticket,

@@ -105,7 +105,7 @@ def test_password_login_shows_the_units_tickets(staff, client, web_handler):
     response = login(client, web_handler)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
-    assert client.get("/").headers["Location"] == "/tickets"
+    assert client.get("/").headers["Location"] == "/inbox"  # a unit starts from its inbox
 
     page = client.get("/tickets")
     assert page.status_code == 200

@@ -162,6 +162,7 @@ ACTION_BODIES: dict[str, type[Body]] = {
     "request_extension": RequestExtension,
     "review_extension": Review,
     "contact": Contact,
+    "note": Note,
     "reply": Reply,
     "review_reply": Review,
     "visit": Visit,

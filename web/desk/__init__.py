@@ -1,6 +1,6 @@
-"""The hotline centre's live working surfaces. So far their realtime side: the staff
-Socket.IO namespace "/office" (connection, rooms, replay of missed events, watching a
-ticket)."""
+"""The hotline centre's live working surfaces: the staff Socket.IO namespace "/office"
+(connection, rooms, replay of missed events, watching a ticket) and the department
+inbox with the unit's actions on a ticket."""
 
 from __future__ import annotations
 
@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("desk", __name__)
 
-from web.desk import events  # noqa: E402,F401  (Socket.IO handlers)
+from web.desk import events, inbox  # noqa: E402,F401  (Socket.IO handlers, pages)

@@ -59,6 +59,8 @@ def readyz():  # type: ignore[no-untyped-def]
 def home():  # type: ignore[no-untyped-def]
     if current_user.role == Role.EDITOR:  # knowledge editors work on the knowledge base
         return redirect(url_for("kb_admin.index"))
+    if current_user.role == Role.HANDLER and current_user.department is not None:
+        return redirect(url_for("desk.inbox"))
     return redirect(url_for("main.tickets"))
 
 
@@ -94,6 +96,13 @@ def tickets():  # type: ignore[no-untyped-def]
 @bp.get("/tickets/<reference>")
 @login_required
 def ticket(reference: str):  # type: ignore[no-untyped-def]
+    return ticket_page(reference)
+
+
+def ticket_page(reference: str, *, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    """The ticket page (with `error` shown on top, and its HTTP status, after a refused
+    action): what the user may do next is offered by role and state."""
+    db.session.rollback()  # a refused action leaves nothing half-written behind
     row = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
     if row is None:
         abort(404)
@@ -101,12 +110,19 @@ def ticket(reference: str):  # type: ignore[no-untyped-def]
         require_view(current_user, row)
     except HotlineError:
         abort(403)
-    return render_template(
+    from web.desk.inbox import CONTACT_METHODS, REPLY_RESULTS, unit_actions
+
+    page = render_template(
         "main/ticket.html",
         t=ticket_detail(row, current_user),
         status_names=STATUS_ZH,
         suggestions=_answers_for(row),
+        actions=unit_actions(row, current_user),
+        contact_methods=CONTACT_METHODS,
+        reply_results=REPLY_RESULTS,
+        error=error,
     )
+    return page, status
 
 
 def _answers_for(row: Ticket) -> list[object]:
