@@ -29,6 +29,22 @@ class Weighted:
     weight: float
     # Some article has one of its words or bigrams (else only its sounds can match).
     present: bool = True
+    # For the substring tests of `coverage`, space-padded: its terms and bigrams that
+    # some article has (None for a bigram none has), and its sounds.
+    terms: tuple[str, ...] = ()
+    grams: tuple[str | None, ...] = ()
+    sounds: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, unit: Unit, weight: float, frequencies: dict[str, int]) -> Weighted:
+        return cls(
+            unit,
+            weight,
+            any(frequencies.get(t, 0) for t in (*unit.terms, *unit.grams)),
+            tuple(f" {t} " for t in unit.terms if frequencies.get(t, 0)),
+            tuple(f" {g} " if frequencies.get(g, 0) else None for g in unit.grams),
+            tuple(f" {x} " for x in unit.sounds),
+        )
 
 
 def weigh_units(query: Query) -> list[Weighted]:
@@ -47,9 +63,8 @@ def weigh_units(query: Query) -> list[Weighted]:
         if df == 0 and len(unit.grams) >= 2:  # a long word: as rare as its rarest part
             df = min(frequencies.get(g, 0) for g in unit.grams)
         idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        present = any(frequencies.get(t, 0) for t in (*unit.terms, *unit.grams))
         share = _unknown_share(unit.word) if df == 0 else 1.0
-        weighted.append(Weighted(unit, idf * share, present))
+        weighted.append(Weighted.of(unit, idf * share, frequencies))
     return weighted
 
 
@@ -86,34 +101,38 @@ def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
     matched: list[str] = []
     on_subject = False  # something the question asks about is what the article is about
     for item in units:
-        unit = item.unit
         share = 0.0
         if not item.present:  # no article has its words: only a homophone can match
-            if unit.sounds and all(f" {x} " in sounds for x in unit.sounds):
+            if item.sounds and all(x in sounds for x in item.sounds):
                 got += 0.55 * item.weight
-                matched.append(unit.word)
+                matched.append(item.unit.word)
                 on_subject = True
             continue
-        if any(f" {t} " in strong for t in unit.terms):
+        if any(t in strong for t in item.terms):
             share = 1.0
             on_subject = True
-        elif any(f" {t} " in body for t in unit.terms):
+        elif any(t in body for t in item.terms):
             share = 0.75
         else:
-            if len(unit.grams) >= 2:
-                in_strong = [f" {g} " in strong for g in unit.grams]
-                found = sum(
-                    1.0 if hit else 0.75 if f" {g} " in body else 0.0
-                    for g, hit in zip(unit.grams, in_strong, strict=True)
-                )
-                share = 0.8 * found / len(unit.grams)
-                on_subject |= sum(in_strong) * 2 >= len(unit.grams)
-            if unit.sounds and all(f" {x} " in sounds for x in unit.sounds):
+            if len(item.grams) >= 2:
+                found = 0.0
+                in_strong = 0
+                for gram in item.grams:
+                    if gram is None:
+                        continue
+                    if gram in strong:
+                        found += 1.0
+                        in_strong += 1
+                    elif gram in body:
+                        found += 0.75
+                share = 0.8 * found / len(item.grams)
+                on_subject |= in_strong * 2 >= len(item.grams)
+            if item.sounds and all(x in sounds for x in item.sounds):
                 share = max(share, 0.55)
                 on_subject = True
         if share:
             got += share * item.weight
-            matched.append(unit.word)
+            matched.append(item.unit.word)
     total = sum(item.weight for item in units)
     return (got / total if total else 0.0), matched, on_subject
 

@@ -68,6 +68,8 @@ CHANNELS = ("hotline", "portal", "window")
 CHANNEL_ALIASES = {"phone": "hotline", "sms": "hotline", "chat": "hotline", "web": "portal"}
 _CANDIDATES = 20
 _COMMON_MIN = 100
+_SUBJECT_MIN = 1000
+_SUBJECT_SHARE = 0.01
 _FEW = 5
 _CHAR_SHARE = 0.05
 # Routing's category: relevance it lends at probability 1, how sure it must be to bring
@@ -200,6 +202,13 @@ def _plan(query: Query, units: list[Weighted]) -> tuple[list[str], list[str], li
     cap = max(_COMMON_MIN, document_count() * float(current_app.config["KB_COMMON_SHARE"]))
     common = [t for t in terms if frequencies[t] > cap]
     terms = [t for t in terms if frequencies[t] <= cap]
+    # A word in a large share of even the titles (公司 in a city's 100,000 articles)
+    # finds nothing in particular, and ranking its thousands of articles is the slowest
+    # thing a search could do: it is left out when the question has anything else.
+    ceiling = max(_SUBJECT_MIN, document_count() * _SUBJECT_SHARE)
+    specific = [t for t in common if frequencies[t] <= ceiling]
+    if terms or specific:
+        common = specific
     tool = analyzer()
     sounds = [
         sound for gram in query.grams if not frequencies.get(gram) for sound in tool._sounds([gram])
