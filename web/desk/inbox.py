@@ -72,7 +72,7 @@ def inbox():  # type: ignore[no-untyped-def]
     return render_template(template, box=box, unit=user.department, status_names=STATUS_ZH)
 
 
-def _message(exc: HotlineError) -> str:
+def message_for(exc: HotlineError) -> str:
     return exc.message_zh if str(get_locale()).startswith("zh") else exc.message
 
 
@@ -103,7 +103,7 @@ def act(reference: str, action: str):  # type: ignore[no-untyped-def]
     try:
         perform(reference, action, current_user, arguments)
     except HotlineError as exc:
-        return ticket_page(reference, error=_message(exc), status=exc.status)
+        return ticket_page(reference, error=message_for(exc), status=exc.status)
     flash(_("Done: %(action)s", action=_(action)), "ok")
     return redirect(url_for("main.ticket", reference=reference), 303)
 

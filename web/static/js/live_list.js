@@ -1,15 +1,19 @@
-/* The department inbox refreshes itself: the unit's socket room ("/office",
- * `unit:<code>`) hears every change to a ticket the unit holds; the rows are then
- * fetched again from the server (which alone decides what the unit may see). After a
- * reconnect it asks for the events it missed (`events.since`) and refreshes if any. */
+/* A list that refreshes itself (the department inbox, the dispatcher's desk): the
+ * user's socket rooms on "/office" hear every change to a ticket they may see (a unit
+ * only its own); the list is then fetched again from the server, which alone decides
+ * what the user may see. After a reconnect it asks for the events it missed
+ * (`events.since`) and refreshes if there were any.
+ *
+ * <script src=live_list.js data-fragment="URL of the list alone" data-target="id of
+ * the element it replaces" data-status="id of the element saying whether it is live"
+ * data-msg-live=... data-msg-offline=...> */
 (function () {
   "use strict";
 
   var script = document.currentScript;
-  var rows = document.getElementById("inbox-rows");
-  var summary = document.getElementById("inbox-summary");
-  var live = document.getElementById("inbox-live");
-  if (!script || !rows || typeof window.io !== "function") {
+  var rows = script && document.getElementById(script.dataset.target);
+  var live = script && document.getElementById(script.dataset.status);
+  if (!script || !rows || !live || typeof window.io !== "function") {
     return;
   }
   var fragmentUrl = script.dataset.fragment;
@@ -46,7 +50,7 @@
   var socket = window.io("/office", { transports: ["websocket", "polling"] });
   var connectedOnce = false;
   socket.on("connect", function () {
-    live.textContent = summary.dataset.msgLive;
+    live.textContent = script.dataset.msgLive;
     if (connectedOnce) {
       socket.emit("events.since", { since: lastId }, function (ack) {
         var missed = ack && ack.ok ? ack.events.filter(saw) : [];
@@ -58,7 +62,7 @@
     connectedOnce = true;
   });
   socket.on("disconnect", function () {
-    live.textContent = summary.dataset.msgOffline;
+    live.textContent = script.dataset.msgOffline;
   });
   socket.on("ticket.updated", function (event) {
     if (saw(event)) {
