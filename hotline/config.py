@@ -90,6 +90,8 @@ class Config:
     # Transfer emergency callers instead of telling them to dial: {"110": "+86110", …}
     EMERGENCY_TRANSFER: dict[str, str] = {}
     AVERAGE_HANDLE_SECONDS = 180
+    # An editing screen's lock on a ticket lapses this long after its last renewal.
+    TICKET_LOCK_SECONDS = 30
     SMS_THREAD_DAYS = 7
     CHAT_MESSAGES_PER_MINUTE = 20
     CHAT_COOKIE_MAX_AGE = 7 * 24 * 3600

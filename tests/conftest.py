@@ -78,6 +78,26 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
+def _forget_ticket_locks(application: Flask) -> None:
+    """Edit locks and open-ticket lists live in Redis, keyed by ticket reference, and
+    references start again in every test: a lock must not outlive its test."""
+    url = application.config.get("REDIS_URL")
+    if not url:
+        return
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        redis = Redis.from_url(url, socket_connect_timeout=1)
+        for pattern in ("ticket-lock:*", "ticket-viewers:*", "socket-locks:*"):
+            keys = list(redis.scan_iter(pattern))
+            if keys:
+                redis.delete(*keys)
+        redis.close()
+    except RedisError:
+        pass  # no Redis for this run: nothing can have been locked
+
+
 class Client(FlaskClient):
     """Requests run inside the test's app context, so forget the user Flask-Login cached
     in `g` by the previous request (each real request has its own context)."""
@@ -96,9 +116,11 @@ def app(_schema: None, _tmp_dir: Path) -> Iterator[Flask]:
         from hotline.clock.service import invalidate_calendar_cache
 
         invalidate_calendar_cache()
+        _forget_ticket_locks(application)
         yield application
         db.session.remove()
         _empty_all_tables()
+        _forget_ticket_locks(application)
         invalidate_calendar_cache()
         db.session.remove()
         db.engine.dispose()  # each test's app has its own pool: close it

@@ -56,6 +56,9 @@ def unit_assignment(ticket: Ticket, actor: User, *, lead_only: bool) -> Assignme
 
 
 def begin_action(reference: str, action: str, actor: User) -> Ticket:
+    from hotline.tickets.locks import check_not_locked
+
+    check_not_locked(reference, actor)
     ticket = load_for_update(reference)
     lifecycle.check(action, ticket.status, actor.role)
     return ticket

@@ -57,7 +57,8 @@ def test_watching_a_ticket_needs_the_right_to_see_it(app: Flask, desk: Any) -> N
     theirs = dispatched(desk, "SCJGJ", "超市卖过期食品")
     relay()
     pjq = connect(app, login(app, "h-pjq", "handler", "PJQ"))
-    assert pjq.call("ticket.watch", {"reference": mine}) == {"ok": True, "room": f"ticket:{mine}"}
+    watched = pjq.call("ticket.watch", {"reference": mine})
+    assert watched["ok"] is True and watched["room"] == f"ticket:{mine}"
     refused = pjq.call("ticket.watch", {"reference": theirs})
     assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
     assert refused["error"]["message_zh"]

@@ -13,6 +13,12 @@ event's `event_id`, rising. Rooms decide who hears what:
 After a reconnect a client sends `events.since` with the last `event_id` it saw and
 gets every event since, of the rooms it is in, oldest first (clients drop an id they
 already have: an event may arrive both live and in the replay).
+
+Collision control (hotline.tickets.locks): `ticket.watch` shows the user to everyone
+with the ticket open (`ticket.presence`: viewers, and who is editing); `ticket.lock`
+takes the short edit lock (renewed by sending it again while typing) or is refused
+with the holder's name; `ticket.unlock`, `ticket.unwatch` and a disconnect give it
+back. While a lock is held, anyone else's lifecycle action on the ticket is a 409.
 """
 
 from __future__ import annotations
@@ -20,15 +26,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from flask_socketio import join_room, leave_room, rooms
 from sqlalchemy import select
 
-from hotline.errors import HotlineError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from hotline.errors import (
+    Conflict,
+    HotlineError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from hotline.extensions import db, socketio
 from hotline.models import OutboxItem, Role, Ticket, User
 from hotline.realtime import STAFF_NAMESPACE as OFFICE
+from hotline.tickets import locks
 from hotline.tickets.access import require_view
 from web.desk import bp
 from web.sockets import Ack, acked, fields_of, reference_of, refuse, same_origin, unexpected
@@ -112,22 +127,72 @@ def _ticket(reference: str) -> Ticket:
     return ticket
 
 
-@acked
-def ticket_watch(data: Any = None) -> Ack:
-    """Hear a ticket's events while it is open on screen (if the user may see it)."""
+def _visible_reference(data: Any) -> tuple[User, str]:
     user = _staff()
     reference = reference_of(fields_of(data))
     require_view(user, _ticket(reference))
+    return user, reference
+
+
+def _announce(reference: str) -> dict[str, Any]:
+    """Tell everyone with the ticket open who else has it open and who is editing."""
+    now = locks.presence(reference)
+    socketio.emit("ticket.presence", now, to=f"ticket:{reference}", namespace=OFFICE)
+    return now
+
+
+@acked
+def ticket_watch(data: Any = None) -> Ack:
+    """Open a ticket on screen (if the user may see it): hear its events, and be shown
+    to the others who have it open."""
+    user, reference = _visible_reference(data)
     join_room(f"ticket:{reference}")
-    return {"ok": True, "room": f"ticket:{reference}"}
+    locks.open_on(reference, user, request.sid)
+    return {"ok": True, "room": f"ticket:{reference}", "presence": _announce(reference)}
 
 
 @acked
 def ticket_unwatch(data: Any = None) -> Ack:
-    _staff()
+    user = _staff()
     reference = reference_of(fields_of(data))
     leave_room(f"ticket:{reference}")
+    locks.give_back(reference, user, request.sid)
+    locks.closed_on(reference, request.sid)
+    _announce(reference)
     return {"ok": True}
+
+
+@acked
+def ticket_lock(data: Any = None) -> Ack:
+    """Take (or renew, while typing) the edit lock; refused with the holder's name."""
+    user, reference = _visible_reference(data)
+    taken, holder = locks.take(reference, user, request.sid)
+    if not taken:
+        refused = Conflict(
+            f"ticket {reference} is being edited by {holder.name}",
+            f"工单 {reference} 正由 {holder.name} 编辑",
+            editor=holder.name,
+        )
+        return {"ok": False, "error": refused.to_dict(), "editor": holder.public()}
+    presence = _announce(reference)
+    seconds = float(current_app.config["TICKET_LOCK_SECONDS"])
+    return {"ok": True, "editor": holder.public(), "seconds": seconds, "presence": presence}
+
+
+@acked
+def ticket_unlock(data: Any = None) -> Ack:
+    user = _staff()
+    reference = reference_of(fields_of(data))
+    released = locks.give_back(reference, user, request.sid)
+    _announce(reference)
+    return {"ok": True, "released": released}
+
+
+def office_disconnect(reason: Any = None) -> None:
+    """A screen went away: its locks are given back and its tickets closed."""
+    watched = [r.split(":", 1)[1] for r in rooms(namespace=OFFICE) if r.startswith("ticket:")]
+    for reference in locks.forget_socket(request.sid, watched):
+        _announce(reference)
 
 
 # Registered per app (see web.chat.events for why).
@@ -136,6 +201,9 @@ HANDLERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("events.since", events_since),
     ("ticket.watch", ticket_watch),
     ("ticket.unwatch", ticket_unwatch),
+    ("ticket.lock", ticket_lock),
+    ("ticket.unlock", ticket_unlock),
+    ("disconnect", office_disconnect),
 )
 
 
