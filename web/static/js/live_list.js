@@ -6,7 +6,10 @@
  *
  * <script src=live_list.js data-fragment="URL of the list alone" data-target="id of
  * the element it replaces" data-status="id of the element saying whether it is live"
- * data-msg-live=... data-msg-offline=...> */
+ * data-events="the pushes that refresh it (default ticket.updated)"
+ * data-msg-live=... data-msg-offline=...>
+ *
+ * Elements with data-since (ISO 8601) show the time waited since, counting up. */
 (function () {
   "use strict";
 
@@ -64,9 +67,30 @@
   socket.on("disconnect", function () {
     live.textContent = script.dataset.msgOffline;
   });
-  socket.on("ticket.updated", function (event) {
-    if (saw(event)) {
-      refresh();
-    }
+  (script.dataset.events || "ticket.updated").split(/\s+/).forEach(function (name) {
+    socket.on(name, function (event) {
+      if (saw(event)) {
+        refresh();
+      }
+    });
   });
+
+  // Waiting times ([data-since], ISO 8601) count up every second.
+  function tick() {
+    var now = Date.now();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-since]"), function (el) {
+      var since = Date.parse(el.dataset.since);
+      if (isNaN(since)) {
+        return;
+      }
+      var seconds = Math.max(0, Math.floor((now - since) / 1000));
+      var minutes = Math.floor(seconds / 60);
+      var text = minutes >= 60
+        ? Math.floor(minutes / 60) + ":" + ("0" + (minutes % 60)).slice(-2) + ":" + ("0" + (seconds % 60)).slice(-2)
+        : minutes + ":" + ("0" + (seconds % 60)).slice(-2);
+      el.textContent = text;
+    });
+  }
+  tick();
+  window.setInterval(tick, 1000);
 })();
