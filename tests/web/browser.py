@@ -1,11 +1,12 @@
 """Browser-test helpers: the test's app on a real HTTP server, and a headless Chromium page.
 
-Import both fixtures into a test module and mark its tests:
+Import the fixtures into a test module and mark its tests:
 
-    from tests.web.browser import live_server_fixture, page_fixture  # noqa: F401
+    from tests.web.browser import browser_fixture, live_server_fixture, page_fixture  # noqa: F401
     pytestmark = pytest.mark.browser
 
-and request them as `live_server` and `page` (they are registered under those names; the
+and request them as `live_server` and `page`, or `browser` with `new_page(browser,
+live_server)` for one page per person (they are registered under those names; the
 `_fixture` module names keep ruff's F811 quiet about test parameters shadowing an import).
 `page` navigates relative to the live server (`page.goto("/portal/")`). Tests are skipped,
 saying why, when Chromium or Playwright is missing (STACK.md "Browser tests": Debian's
@@ -27,7 +28,7 @@ from werkzeug.serving import make_server
 from hotline.extensions import db
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,9 +79,9 @@ def live_server_fixture(app: Flask) -> Iterator[LiveServer]:
         release_session()
 
 
-@pytest.fixture(name="page")
-def page_fixture(live_server: LiveServer) -> Iterator[Page]:
-    """A fresh headless Chromium page (zh-CN) whose relative URLs go to the live server."""
+@pytest.fixture(name="browser")
+def browser_fixture(live_server: LiveServer) -> Iterator[Browser]:
+    """Headless Chromium (Debian's), for tests that need several people's pages."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"headless Chromium not found at {CHROMIUM}: "
@@ -90,18 +91,31 @@ def page_fixture(live_server: LiveServer) -> Iterator[Page]:
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(
-                base_url=live_server.url,
-                locale="zh-CN",
-                timezone_id="Asia/Shanghai",
-                viewport={"width": 1000, "height": 900},
-            )
-            context.set_default_timeout(TIMEOUT_MS)
-            new_page = context.new_page()
-            new_page.on("console", lambda message: live_server.console.append(message.text))
-            yield new_page
-            context.close()
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def new_page(browser: Browser, live_server: LiveServer) -> Page:
+    """A page in a context of its own (its own cookies: one person), zh-CN, whose
+    relative URLs go to the live server."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 1000, "height": 900},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.on("console", lambda message: live_server.console.append(message.text))
+    return page
+
+
+@pytest.fixture(name="page")
+def page_fixture(live_server: LiveServer, browser: Browser) -> Iterator[Page]:
+    """A fresh headless Chromium page (zh-CN) whose relative URLs go to the live server."""
+    page = new_page(browser, live_server)
+    yield page
+    page.context.close()

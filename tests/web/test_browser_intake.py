@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 from hotline.auth import add_user
 from hotline.extensions import db
 from hotline.models import Attachment, Ticket
-from tests.web.browser import LiveServer, live_server_fixture, page_fixture, release_session  # noqa: F401
+from tests.web.browser import (  # noqa: F401
+    LiveServer,
+    browser_fixture,
+    live_server_fixture,
+    page_fixture,
+    release_session,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from hotline import console
 from hotline.errors import HotlineError
 from hotline.models import Role
 from web.desk import bp
-from web.desk.inbox import message_for
+from web.desk.forms import message_for
 
 CONSOLE_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 STATE_NAMES = {

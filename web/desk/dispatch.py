@@ -8,9 +8,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from hotline.errors import HotlineError
@@ -18,10 +16,8 @@ from hotline.extensions import db
 from hotline.models import Department, Role
 from hotline.tickets.desk import dispatcher_desk
 from hotline.tickets.lifecycle import STATUS_ZH
-from hotline.tickets.service import perform
-from web.api.schemas import ACTION_BODIES
 from web.desk import bp
-from web.desk.inbox import message_for
+from web.desk.forms import message_for, perform_form
 
 DESK_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN, Role.SUPERVISOR})
 # The desk's decisions and the form fields each reads.
@@ -30,11 +26,6 @@ DESK_ACTIONS: dict[str, tuple[str, ...]] = {
     "review_return": ("approve", "department", "note"),
     "review_extension": ("approve", "note"),
     "review_reply": ("approve", "note"),
-}
-FIELD_NAMES = {
-    "department": _l("Unit"),
-    "note": _l("Note"),
-    "approve": _l("Decision"),
 }
 
 
@@ -68,15 +59,6 @@ def dispatch_desk():  # type: ignore[no-untyped-def]
     return desk_page()
 
 
-def _form_body(action: str) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for name in DESK_ACTIONS[action]:
-        value = request.form.get(name, "").strip()
-        if value:
-            body[name] = value
-    return body
-
-
 @bp.post("/dispatch/<reference>/<action>")
 @login_required
 def decide(reference: str, action: str):  # type: ignore[no-untyped-def]
@@ -84,13 +66,7 @@ def decide(reference: str, action: str):  # type: ignore[no-untyped-def]
     if action not in DESK_ACTIONS:
         abort(404)
     try:
-        arguments = ACTION_BODIES[action].model_validate(_form_body(action)).model_dump()
-    except ValidationError as exc:
-        names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
-        labels = "、".join(str(FIELD_NAMES.get(n, n)) for n in names)
-        return desk_page(error=_("Please check: %(fields)s", fields=labels), status=422)
-    try:
-        perform(reference, action, current_user, arguments)
+        perform_form(reference, action, DESK_ACTIONS[action])
     except HotlineError as exc:
         return desk_page(error=f"{reference}: {message_for(exc)}", status=exc.status)
     flash(_("%(reference)s: %(action)s done", reference=reference, action=_(action)), "ok")

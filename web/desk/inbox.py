@@ -1,7 +1,7 @@
 """The department inbox (`/inbox`, handlers) and the unit's actions on a ticket page.
 
 The inbox lists only the unit's tickets, nearest deadline first with yellow/red marks,
-and refreshes itself when the unit's socket room hears of a change (static/js/inbox.js).
+and refreshes itself when the unit's socket room hears of a change (static/js/live_list.js).
 The action forms post to `/tickets/<reference>/act/<action>` and are checked with the
 JSON API's own schemas and services, so a form and a script get the same answers."""
 
@@ -10,20 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from pydantic import ValidationError
 
 from hotline.errors import HotlineError
 from hotline.models import Role
 from hotline.models.enums import ReplyResult
 from hotline.tickets.inbox import unit_inbox
 from hotline.tickets.lifecycle import STATUS_ZH
-from hotline.tickets.service import perform
-from web.api.schemas import ACTION_BODIES
 from web.desk import bp
+from web.desk.forms import message_for, perform_form
 
 # What a unit does on a ticket page, and the form fields each action reads.
 UNIT_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -46,15 +43,6 @@ CONTACT_METHODS = {
     "visit": _l("In person"),
     "other": _l("Another way"),
 }
-FIELD_NAMES = {
-    "method": _l("Contact method"),
-    "note": _l("Note"),
-    "result": _l("Result"),
-    "text": _l("Reply"),
-    "days": _l("Extra working days"),
-    "reason": _l("Reason"),
-    "basis": _l("Basis"),
-}
 
 
 def _handler() -> Any:
@@ -72,19 +60,6 @@ def inbox():  # type: ignore[no-untyped-def]
     return render_template(template, box=box, unit=user.department, status_names=STATUS_ZH)
 
 
-def message_for(exc: HotlineError) -> str:
-    return exc.message_zh if str(get_locale()).startswith("zh") else exc.message
-
-
-def _form_body(action: str) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for name in UNIT_ACTIONS[action]:
-        value = request.form.get(name, "").strip()
-        if value:
-            body[name] = value
-    return body
-
-
 @bp.post("/tickets/<reference>/act/<action>")
 @login_required
 def act(reference: str, action: str):  # type: ignore[no-untyped-def]
@@ -94,14 +69,7 @@ def act(reference: str, action: str):  # type: ignore[no-untyped-def]
     from web.main import ticket_page
 
     try:
-        arguments = ACTION_BODIES[action].model_validate(_form_body(action)).model_dump()
-    except ValidationError as exc:
-        names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
-        labels = "、".join(str(FIELD_NAMES.get(n, n)) for n in names)
-        problem = _("Please check: %(fields)s", fields=labels)
-        return ticket_page(reference, error=problem, status=422)
-    try:
-        perform(reference, action, current_user, arguments)
+        perform_form(reference, action, UNIT_ACTIONS[action])
     except HotlineError as exc:
         return ticket_page(reference, error=message_for(exc), status=exc.status)
     flash(_("Done: %(action)s", action=_(action)), "ok")

@@ -1,0 +1,50 @@
+"""A lifecycle action submitted from a page form: read the action's fields, check them
+with the JSON API's own schema, run the same service. One path for the inbox, the
+ticket page and the dispatcher's desk, so a form and a script get the same answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from pydantic import ValidationError
+
+from hotline.errors import HotlineError, InvalidInput
+from hotline.tickets.service import perform
+from web.api.schemas import ACTION_BODIES
+
+FIELD_NAMES: Mapping[str, Any] = {
+    "department": _l("Unit"),
+    "approve": _l("Decision"),
+    "method": _l("Contact method"),
+    "note": _l("Note"),
+    "result": _l("Result"),
+    "text": _l("Reply"),
+    "days": _l("Extra working days"),
+    "reason": _l("Reason"),
+    "basis": _l("Basis"),
+}
+
+
+def message_for(exc: HotlineError) -> str:
+    """The refusal in the page's language."""
+    return exc.message_zh if str(get_locale()).startswith("zh") else exc.message
+
+
+def perform_form(reference: str, action: str, fields: tuple[str, ...]) -> None:
+    """Run `action` on the ticket with the submitted `fields` (blank ones left out);
+    an incomplete or invalid form is InvalidInput naming its fields."""
+    body = {name: value for name in fields if (value := request.form.get(name, "").strip())}
+    try:
+        arguments = ACTION_BODIES[action].model_validate(body).model_dump()
+    except ValidationError as exc:
+        names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+        labels = "、".join(str(FIELD_NAMES.get(n, n)) for n in names)
+        problem = _("Please check: %(fields)s", fields=labels)
+        raise InvalidInput(problem, problem, fields=list(names)) from None
+    perform(reference, action, current_user, arguments)
