@@ -38,12 +38,12 @@ class Problem:
 # --- content validation (shared by the editor forms, the API and imports) ----------------
 
 
-def as_list(value: Any) -> list[str]:
+def as_list(value: Any, separators: re.Pattern[str] = _LIST_SPLIT) -> list[str]:
     """A list of strings from a list, or from text separated by ; ， 、 or new lines."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        items = _LIST_SPLIT.split(value)
+        items = separators.split(value)
     elif isinstance(value, list | tuple):
         items = [str(v) for v in value if v is not None]
     else:
@@ -54,15 +54,7 @@ def as_list(value: Any) -> list[str]:
 def as_questions(value: Any) -> list[str]:
     """Similar questions from a list, or from text with one per line or separated by ；
     (a question may itself contain ， and 、)."""
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        items = _QUESTION_SPLIT.split(value)
-    elif isinstance(value, list | tuple):
-        items = [str(v) for v in value if v is not None]
-    else:
-        items = [str(value)]
-    return list(dict.fromkeys(i.strip() for i in items if i and i.strip()))
+    return as_list(value, _QUESTION_SPLIT)
 
 
 def as_date(value: Any) -> date | None:
