@@ -157,9 +157,9 @@ def test_the_citizens_own_words_find_an_article_through_its_similar_questions(ca
 def test_articles_hidden_on_a_channel_do_not_hide_the_rest(catalogue, tmp_path, monkeypatch):
     """The index ranks its best few first and checks only their visibility; when those
     are all hidden on the channel, every match is checked."""
-    import knowledge_base.search as search_module
+    import knowledge_base.candidates as candidates_module
 
-    monkeypatch.setattr(search_module, "_CANDIDATES", 2)  # a pool of 6
+    monkeypatch.setattr(candidates_module, "CANDIDATES", 2)  # a pool of 6
     articles = [
         {
             "id": f"kb-04{n:02d}",

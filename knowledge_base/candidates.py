@@ -1,0 +1,159 @@
+"""Candidates for a question from the database's own full-text index: SQLite's FTS5
+tables or PostgreSQL's weighted tsvector, asked for the question's rarest terms (and
+the sounds of bigrams no article has, which is what a homophone typo looks like). The
+re-scoring in knowledge_base.search decides among them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import REAL, Select, bindparam, cast, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+
+from hotline.extensions import db
+from hotline.models import Article, SearchDocument
+from knowledge_base.index import analyzer, document_count, document_frequencies, read_rows
+from knowledge_base.scoring import Weighted
+from knowledge_base.text import Query
+
+# How many candidates the re-scoring sees (at most, before routing's category adds some).
+CANDIDATES = 20
+_COMMON_MIN = 100
+_SUBJECT_MIN = 1000
+_SUBJECT_SHARE = 0.01
+_FEW = 5
+
+
+def _fts_quote(term: str) -> str:
+    return '"' + term.replace('"', "") + '"'
+
+
+def _plan(query: Query, units: list[Weighted]) -> tuple[list[str], list[str], list[str]]:
+    """What to ask the index for: for each unit of the question its rarest term some
+    article has, the rarest units first, and the sounds of bigrams no article has (which
+    is what a homophone typo looks like). Common terms are left to the re-scoring: they
+    would only make the index rank half the knowledge base."""
+    needed = [t for item in units for t in (*item.unit.terms, *item.unit.grams)]
+    frequencies = document_frequencies([*needed, *query.grams])
+    chosen: list[tuple[float, list[str]]] = []
+    for item in units:
+        # The word and its synonyms; its bigrams only when no article has the word itself
+        # (a typo, or a compound the articles write differently).
+        words = [t for t in item.unit.terms if frequencies[t]]
+        grams = [g for g in item.unit.grams if frequencies[g]] if not words else []
+        if words or grams:
+            chosen.append((item.weight, words + grams))
+    chosen.sort(key=lambda pair: pair[0], reverse=True)
+    limit = int(current_app.config["KB_INDEX_TERMS"])
+    terms = list(dict.fromkeys(t for _, group in chosen for t in group))[:limit]
+    # A term in a large share of the articles would make the index rank that share: it
+    # is looked for in titles and keywords only (SQLite's subject index, whose posting
+    # lists are short). Every term still counts when candidates are scored.
+    cap = max(_COMMON_MIN, document_count() * float(current_app.config["KB_COMMON_SHARE"]))
+    common = [t for t in terms if frequencies[t] > cap]
+    terms = [t for t in terms if frequencies[t] <= cap]
+    # A word in a large share of even the titles (公司 in a city's 100,000 articles)
+    # finds nothing in particular, and ranking its thousands of articles is the slowest
+    # thing a search could do: it is left out when the question has anything else.
+    ceiling = max(_SUBJECT_MIN, document_count() * _SUBJECT_SHARE)
+    specific = [t for t in common if frequencies[t] <= ceiling]
+    if terms or specific:
+        common = specific
+    tool = analyzer()
+    sounds = [
+        sound for gram in query.grams if not frequencies.get(gram) for sound in tool._sounds([gram])
+    ]
+    return terms, common, list(dict.fromkeys(sounds))[:limit]
+
+
+def sqlite_candidates(
+    query: Query, units: list[Weighted], where: tuple[str, dict[str, Any]]
+) -> list[tuple[int, float]]:
+    terms, common, sounds = _plan(query, units)
+    weights = current_app.config["KB_FIELD_WEIGHTS"]
+    found: dict[int, float] = {}
+    parts = []
+    if terms:
+        parts.append("{title keywords body} : (" + " OR ".join(map(_fts_quote, terms)) + ")")
+    if sounds:
+        parts.append("sounds : (" + " OR ".join(map(_fts_quote, sounds)) + ")")
+    if parts:
+        rank = "bm25(kb_fts, {title}, {keywords}, {body}, {sounds})".format(
+            **{k: float(weights[k]) for k in ("title", "keywords", "body", "sounds")}
+        )
+        _merge(found, _fts_ranked("kb_fts", rank, " OR ".join(parts), where))
+    if common and len(found) < _FEW:  # rarer words found too little: the subject index
+        rank = "bm25(kb_fts_subject, {title}, {keywords})".format(
+            **{k: float(weights[k]) for k in ("title", "keywords")}
+        )
+        match = " OR ".join(map(_fts_quote, [*terms, *common]))
+        _merge(found, _fts_ranked("kb_fts_subject", rank, match, where))
+    ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)
+    return ranked[:CANDIDATES]
+
+
+def _fts_ranked(
+    table_name: str, rank: str, match: str, where: tuple[str, dict[str, Any]]
+) -> list[tuple[int, float]]:
+    # FTS5 ranks its own matches first, the visibility of only the best few is then
+    # checked (joining every match to its article costs more than the ranking). Should
+    # too many of those few be hidden (expired, or not on this channel), every match is.
+    params = {**where[1], "match": match, "limit": CANDIDATES, "pool": CANDIDATES * 3}
+    best_first = (
+        f"SELECT a.id, f.rank FROM (SELECT rowid AS id, {rank} AS rank FROM {table_name} "
+        f"WHERE {table_name} MATCH :match ORDER BY rank LIMIT :pool) f "
+        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank LIMIT :limit"
+    )
+    rows = read_rows(best_first, params)
+    if len(rows) < CANDIDATES and _matches_beyond(table_name, match, params["pool"]):
+        every = (
+            f"SELECT a.id, {rank} AS rank FROM {table_name} "
+            f"JOIN kb_article a ON a.id = {table_name}.rowid "
+            f"WHERE {table_name} MATCH :match AND {where[0]} ORDER BY rank LIMIT :limit"
+        )
+        rows = read_rows(every, params)
+    return [(row[0], -float(row[1])) for row in rows]
+
+
+def _matches_beyond(table_name: str, match: str, pool: int) -> bool:
+    """Whether the index has more than `pool` matches (the best few were not all)."""
+    sql = f"SELECT 1 FROM {table_name} WHERE {table_name} MATCH :match LIMIT 1 OFFSET :pool"
+    return bool(read_rows(sql, {"match": match, "pool": pool}))
+
+
+def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
+    """Candidates of several index queries, each query's ranks scaled to its best (0–1)."""
+    if not ranked:
+        return
+    best = max(rank for _, rank in ranked) or 1.0
+    for article_id, rank in ranked:
+        found[article_id] = max(found.get(article_id, 0.0), rank / best)
+
+
+def pg_candidates(
+    query: Query, units: list[Weighted], conditions: list[Any]
+) -> list[tuple[int, float]]:
+    terms, common, sounds = _plan(query, units)
+    lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
+    lexemes += [f"'{s}':D" for s in sounds]
+    if not lexemes:
+        return []
+    weights = current_app.config["KB_FIELD_WEIGHTS"]
+    # ts_rank's weights are ordered {D, C, B, A}.
+    shares = [
+        float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
+    ]
+    array = "{" + ",".join(str(share) for share in shares) + "}"
+    vector = literal_column("kb_search_document.search_vector")
+    tsquery = cast(bindparam("tsquery", " | ".join(lexemes)), TSQUERY)
+    rank = func.ts_rank(cast(bindparam("weights", array), ARRAY(REAL)), vector, tsquery)
+    statement: Select[Any] = (
+        select(Article.id, rank.label("rank"))
+        .join(SearchDocument, SearchDocument.article_id == Article.id)
+        .where(vector.op("@@")(tsquery), *conditions)
+        .order_by(text("rank DESC"))
+        .limit(CANDIDATES)
+    )
+    rows = db.session.execute(statement).all()
+    return [(row[0], float(row[1])) for row in rows]
