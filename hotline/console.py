@@ -11,19 +11,23 @@ web process, and pushed to the hotline centre's room so supervisors see it chang
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from hotline import privacy
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, ServiceUnavailable
 from hotline.extensions import db
 from hotline.models import CallbackRequest, CallRecord, Ticket, User, utcnow
 from hotline.models.enums import Channel, TicketStatus
 from hotline.queue import redis_connection
 from hotline.tickets.access import FULL_IDENTITY
+
+log = logging.getLogger(__name__)
 
 AGENT_STATES = ("available", "busy", "after_call", "away")
 QUEUE_LIMIT = 100
@@ -109,17 +113,33 @@ def set_state(user: User, state: str) -> dict[str, Any]:
         "state": state,
         "since": utcnow().isoformat(),
     }
-    redis_connection().hset(_STATES, str(user.id), json.dumps(record))
+    try:
+        redis_connection().hset(_STATES, str(user.id), json.dumps(record))
+    except (RedisError, RuntimeError) as exc:
+        log.warning("agents' presence unavailable: %s", exc)
+        raise ServiceUnavailable(
+            "agents' states cannot be saved right now; try again shortly",
+            "坐席状态暂时无法保存，请稍后再试",
+        ) from None
     socketio.emit("agent.state", record, to="office", namespace=STAFF_NAMESPACE)
     return record
 
 
 def state_of(user: User) -> dict[str, Any] | None:
-    raw = redis_connection().hget(_STATES, str(user.id))
+    """The agent's last state; None when not set or presence is unavailable."""
+    try:
+        raw = redis_connection().hget(_STATES, str(user.id))
+    except (RedisError, RuntimeError) as exc:
+        log.warning("agents' presence unavailable: %s", exc)
+        return None
     return json.loads(raw) if raw else None
 
 
 def all_states() -> list[dict[str, Any]]:
     """Every agent's last known state (for supervisors and the wallboard)."""
-    rows = [json.loads(raw) for raw in redis_connection().hvals(_STATES)]
+    try:
+        rows = [json.loads(raw) for raw in redis_connection().hvals(_STATES)]
+    except (RedisError, RuntimeError) as exc:
+        log.warning("agents' presence unavailable: %s", exc)
+        return []
     return sorted(rows, key=lambda r: r["name"])

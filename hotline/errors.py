@@ -67,6 +67,13 @@ class Conflict(HotlineError):
     code = "conflict"
 
 
+class ServiceUnavailable(HotlineError):
+    """Something the request needs is down for now (Redis for agents' presence)."""
+
+    status = 503
+    code = "unavailable"
+
+
 class CalendarDataMissing(HotlineError):
     """A working-day computation reached a date no calendar covers."""
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
+from hotline import privacy
 from hotline.clock.service import yellow_warning_for
 from hotline.extensions import db
 from hotline.models import Ticket, utcnow
@@ -27,6 +28,14 @@ class InboxRow:
     deadline: datetime | None  # signing while pending_sign, else handling
     mark: str  # "red" overdue, "yellow" warning time reached, "" otherwise
     waiting_on_centre: bool
+
+    @property
+    def title(self) -> str:
+        """The title as the unit may read it: a confidential caller's ID and phone
+        numbers scrubbed, as on the ticket page."""
+        if self.ticket.confidential:
+            return privacy.scrub_text(self.ticket.title) or ""
+        return self.ticket.title
 
 
 @dataclass

@@ -32,18 +32,20 @@ _LOCK = "ticket-lock:{}"
 _VIEWERS = "ticket-viewers:{}"
 _HELD = "socket-locks:{}"  # the references one socket holds, to give back on disconnect
 
-# Take or renew: free, or already ours (same socket) -> (1, ours); else (0, theirs).
+# A lock's value is "<user id>|<socket id>|<json>". Take or renew: free, or the same
+# person's (their other tab takes over) -> {1, value}; else {0, the holder's value}.
 _TAKE = """
 local current = redis.call('GET', KEYS[1])
-if (not current) or current == ARGV[1] then
+if (not current) or string.sub(current, 1, string.len(ARGV[3])) == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return {1, ARGV[1]}
 end
 return {0, current}
 """
-# Give back only our own lock.
+# Give back only a lock this socket holds (ARGV[1] = "<user id>|<socket id>|").
 _GIVE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local current = redis.call('GET', KEYS[1])
+if current and string.find(current, ARGV[1], 1, true) then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -53,16 +55,17 @@ return 0
 @dataclass(frozen=True)
 class Holder:
     user_id: int
-    name: str
     sid: str
+    name: str
 
     def encode(self) -> str:
-        return json.dumps({"user_id": self.user_id, "name": self.name, "sid": self.sid})
+        return f"{self.user_id}|{self.sid}|" + json.dumps({"name": self.name})
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Holder:
-        data = json.loads(raw)
-        return cls(int(data["user_id"]), str(data["name"]), str(data["sid"]))
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        user_id, sid, data = text.split("|", 2)
+        return cls(int(user_id), sid, str(json.loads(data)["name"]))
 
     def public(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "name": self.name}
@@ -74,9 +77,10 @@ def _ttl_ms() -> int:
 
 def take(reference: str, user: User, sid: str) -> tuple[bool, Holder]:
     """Take (or renew) the edit lock for this socket: (True, us) or (False, the holder)."""
-    me = Holder(user.id, user.display_name or user.username, sid)
+    me = Holder(user.id, sid, user.display_name or user.username)
     redis = redis_connection()
-    taken, value = redis.eval(_TAKE, 1, _LOCK.format(reference), me.encode(), _ttl_ms())
+    key = _LOCK.format(reference)
+    taken, value = redis.eval(_TAKE, 1, key, me.encode(), _ttl_ms(), f"{user.id}|")
     if taken:
         held = _HELD.format(sid)
         redis.sadd(held, reference)
@@ -84,11 +88,11 @@ def take(reference: str, user: User, sid: str) -> tuple[bool, Holder]:
     return bool(taken), Holder.decode(value)
 
 
-def give_back(reference: str, user: User, sid: str) -> bool:
-    me = Holder(user.id, user.display_name or user.username, sid)
+def give_back(reference: str, sid: str) -> bool:
+    """Give back the lock if this socket holds it (atomically: never someone else's)."""
     redis = redis_connection()
     redis.srem(_HELD.format(sid), reference)
-    return bool(redis.eval(_GIVE, 1, _LOCK.format(reference), me.encode()))
+    return bool(redis.eval(_GIVE, 1, _LOCK.format(reference), f"|{sid}|"))
 
 
 _unavailable_until = 0.0
@@ -158,9 +162,7 @@ def forget_socket(sid: str, references: list[str]) -> list[str]:
     redis = redis_connection()
     held = [r.decode() if isinstance(r, bytes) else r for r in redis.smembers(_HELD.format(sid))]
     for reference in held:
-        raw = redis.get(_LOCK.format(reference))
-        if raw and Holder.decode(raw).sid == sid:
-            redis.delete(_LOCK.format(reference))
+        give_back(reference, sid)
     redis.delete(_HELD.format(sid))
     for reference in references:
         closed_on(reference, sid)

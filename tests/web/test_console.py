@@ -100,3 +100,14 @@ def test_an_agents_state_is_kept_and_pushed_to_the_centre(app: Flask, staff: Any
     assert refused.status_code == 422 and "坐席状态须为" in refused.text
     assert console.state_of(me)["state"] == "busy"
     assert [s["name"] for s in console.all_states()] == ["a1"]
+
+
+def test_without_redis_the_console_still_opens_and_says_why_a_state_is_not_saved(
+    app: Flask, staff: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = login(app, "a1", "agent")
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens
+    page = agent.get("/console", headers=ZH)
+    assert page.status_code == 200 and "未设置" in page.text
+    refused = agent.post("/console/state", data={"state": "busy"}, headers=ZH)
+    assert refused.status_code == 503 and "坐席状态暂时无法保存" in refused.text

@@ -58,19 +58,42 @@ def test_watching_a_ticket_needs_the_right_to_see_it(app: Flask, desk: Any) -> N
     relay()
     pjq = connect(app, login(app, "h-pjq", "handler", "PJQ"))
     watched = pjq.call("ticket.watch", {"reference": mine})
-    assert watched["ok"] is True and watched["room"] == f"ticket:{mine}"
+    assert watched["ok"] is True and watched["rooms"] == [f"presence:{mine}"]
     refused = pjq.call("ticket.watch", {"reference": theirs})
     assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
     assert refused["error"]["message_zh"]
     assert pjq.call("ticket.watch", {"reference": "NOPE"})["error"]["code"] == "not_found"
     assert pjq.call("ticket.watch", {})["error"]["code"] == "invalid_input"
     assert pjq.call("ticket.watch", "text")["error"]["code"] == "invalid_input"
-    # A watched ticket's own events arrive in its room too.
+    # A unit hears its ticket's events through its unit's room, never a ticket's room.
     assert desk.act("supervisor", mine, "urge", {"note": "请尽快处理"}).status_code == 200
     relay()
-    rooms = {event["room"] for event in pjq.call("events.since", {"since": 0})["events"]}
-    assert f"ticket:{mine}" in rooms and f"ticket:{theirs}" not in rooms
+    events = pjq.call("events.since", {"since": 0})["events"]
+    assert "urge" in {e.get("action") for e in events if e["reference"] == mine}
+    assert {e["room"] for e in events} == {"unit:PJQ"}
     assert pjq.call("ticket.unwatch", {"reference": mine}) == {"ok": True}
+
+
+def test_a_unit_never_hears_what_is_said_in_a_tickets_room(app: Flask, desk: Any) -> None:
+    """Chat lines go to the ticket's room for the hotline centre; a unit with the ticket
+    open hears none of them, live or replayed."""
+    from hotline.extensions import db
+    from hotline.outbox import notify_on_commit
+
+    mine = dispatched(desk, "PJQ")
+    relay()
+    agent = connect(app, login(app, "a1", "agent"))
+    pjq = connect(app, login(app, "h-pjq", "handler", "PJQ"))
+    for socket in (agent, pjq):
+        assert socket.call("ticket.watch", {"reference": mine})["ok"]
+    line = {"reference": mine, "text": "我的身份证号是440703199001011234"}
+    notify_on_commit("chat.message", line, rooms=[f"ticket:{mine}"])
+    db.session.commit()
+    relay()
+    assert [m["text"] for m in agent.received("chat.message")] == [line["text"]]
+    assert pjq.received("chat.message") == []
+    replay = pjq.call("events.since", {"since": 0})["events"]
+    assert all(e["name"] != "chat.message" for e in replay)
 
 
 def test_a_reconnected_screen_gets_every_event_it_missed(app: Flask, desk: Any) -> None:
@@ -126,7 +149,7 @@ def test_a_long_absence_is_replayed_in_pages(
     assert pages >= 3 and ids == sorted(set(ids))
 
 
-@pytest.mark.parametrize("since", [-1, "12", True, 1.5])
+@pytest.mark.parametrize("since", [-1, "12", True, 1.5, 2**70])
 def test_a_bad_event_id_is_refused_in_both_languages(app: Flask, desk: Any, since: Any) -> None:
     agent = connect(app, login(app, "a1", "agent"))
     refused = agent.call("events.since", {"since": since})

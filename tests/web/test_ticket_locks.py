@@ -92,6 +92,17 @@ def test_unlock_and_disconnect_give_the_lock_back(two: tuple[Socket, Socket, str
     assert first.call("ticket.lock", {"reference": reference})["ok"]
 
 
+def test_the_same_persons_other_screen_takes_the_lock_over(app: Flask, staff: Any) -> None:
+    app.test_client_class = PageClient
+    reference = new_ticket(staff)
+    page = login(app, "li", "agent")
+    first, second = Socket(app, OFFICE, page), Socket(app, OFFICE, page)  # two tabs
+    assert first.call("ticket.lock", {"reference": reference})["ok"]
+    assert second.call("ticket.lock", {"reference": reference})["ok"]
+    first.sio.disconnect(namespace=OFFICE)  # the old tab closing gives nothing back
+    assert locks.holder(reference) is not None and locks.holder(reference).name == "li"
+
+
 def test_a_lock_lapses_when_its_screen_stops_renewing(
     app: Flask, two: tuple[Socket, Socket, str]
 ) -> None:

@@ -15,7 +15,7 @@ from hotline import console
 from hotline.errors import HotlineError
 from hotline.models import Role
 from web.desk import bp
-from web.desk.forms import message_for
+from web.desk.forms import last_event_id, message_for
 
 CONSOLE_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 STATE_NAMES = {
@@ -38,6 +38,7 @@ def _page(user: Any, *, error: str | None = None, status: int = 200):  # type: i
     page = render_template(
         "desk/_console_queue.html" if fragment else "desk/console.html",
         items=console.queue(user),
+        last_event_id=last_event_id(),
         state=None if fragment else console.state_of(user),
         states=STATE_NAMES,
         kinds=KIND_NAMES,

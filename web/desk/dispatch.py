@@ -17,7 +17,7 @@ from hotline.models import Department, Role
 from hotline.tickets.desk import dispatcher_desk
 from hotline.tickets.lifecycle import STATUS_ZH
 from web.desk import bp
-from web.desk.forms import message_for, perform_form
+from web.desk.forms import last_event_id, message_for, perform_form
 
 DESK_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN, Role.SUPERVISOR})
 # The desk's decisions and the form fields each reads.
@@ -48,6 +48,7 @@ def desk_page(*, error: str | None = None, status: int = 200):  # type: ignore[n
         ).all(),
         status_names=STATUS_ZH,
         error=error,
+        last_event_id=last_event_id(),
     )
     return page, status
 

@@ -8,7 +8,10 @@ event's `event_id`, rising. Rooms decide who hears what:
 - `supervisors`: supervisors and admins (alerts);
 - `unit:<code>`: a handling unit's handlers: only tickets the unit holds;
 - `user:<id>`: one person, on every screen they have open;
-- `ticket:<reference>`: everyone with that ticket open, after a visibility check.
+- `ticket:<reference>`: the hotline centre's screens with that ticket open (its
+  events, chat lines included); a unit hears its tickets through its unit's room;
+- `presence:<reference>`: everyone with the ticket open (who else, who is editing),
+  after a visibility check.
 
 After a reconnect a client sends `events.since` with the last `event_id` it saw and
 gets every event since, of the rooms it is in, oldest first (clients drop an id they
@@ -51,7 +54,7 @@ from web.sockets import Ack, acked, fields_of, reference_of, refuse, same_origin
 CENTRE_ROLES = frozenset({Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 REPLAY_LIMIT = 500
-_SHARED_ROOMS = ("office", "supervisors", "unit:", "user:", "ticket:")
+_SHARED_ROOMS = ("office", "supervisors", "unit:", "user:", "ticket:", "presence:")
 
 
 def _staff() -> User:
@@ -102,7 +105,7 @@ def events_since(data: Any = None) -> Ack:
     most REPLAY_LIMIT; `more` says to ask again from `last_id`."""
     _staff()
     since = fields_of(data if data is not None else {}).get("since", 0)
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+    if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**62:
         raise InvalidInput(
             "since must be a non-negative event id", "since 须为非负的事件编号", field="since"
         )
@@ -137,7 +140,7 @@ def _visible_reference(data: Any) -> tuple[User, str]:
 def _announce(reference: str) -> dict[str, Any]:
     """Tell everyone with the ticket open who else has it open and who is editing."""
     now = locks.presence(reference)
-    socketio.emit("ticket.presence", now, to=f"ticket:{reference}", namespace=OFFICE)
+    socketio.emit("ticket.presence", now, to=f"presence:{reference}", namespace=OFFICE)
     return now
 
 
@@ -146,17 +149,23 @@ def ticket_watch(data: Any = None) -> Ack:
     """Open a ticket on screen (if the user may see it): hear its events, and be shown
     to the others who have it open."""
     user, reference = _visible_reference(data)
-    join_room(f"ticket:{reference}")
+    joined = [f"presence:{reference}"]
+    if user.role in CENTRE_ROLES:  # a unit hears its tickets through its unit's room
+        joined.append(f"ticket:{reference}")
+    for room in joined:
+        join_room(room)
     locks.open_on(reference, user, request.sid)
-    return {"ok": True, "room": f"ticket:{reference}", "presence": _announce(reference)}
+    presence = _announce(reference)
+    return {"ok": True, "rooms": joined, "me": user.id, "presence": presence}
 
 
 @acked
 def ticket_unwatch(data: Any = None) -> Ack:
-    user = _staff()
+    _staff()
     reference = reference_of(fields_of(data))
-    leave_room(f"ticket:{reference}")
-    locks.give_back(reference, user, request.sid)
+    for room in (f"ticket:{reference}", f"presence:{reference}"):
+        leave_room(room)
+    locks.give_back(reference, request.sid)
     locks.closed_on(reference, request.sid)
     _announce(reference)
     return {"ok": True}
@@ -181,16 +190,16 @@ def ticket_lock(data: Any = None) -> Ack:
 
 @acked
 def ticket_unlock(data: Any = None) -> Ack:
-    user = _staff()
+    _staff()
     reference = reference_of(fields_of(data))
-    released = locks.give_back(reference, user, request.sid)
+    released = locks.give_back(reference, request.sid)
     _announce(reference)
     return {"ok": True, "released": released}
 
 
 def office_disconnect(reason: Any = None) -> None:
     """A screen went away: its locks are given back and its tickets closed."""
-    watched = [r.split(":", 1)[1] for r in rooms(namespace=OFFICE) if r.startswith("ticket:")]
+    watched = [r.split(":", 1)[1] for r in rooms(namespace=OFFICE) if r.startswith("presence:")]
     for reference in locks.forget_socket(request.sid, watched):
         _announce(reference)
 

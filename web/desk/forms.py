@@ -13,8 +13,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import ValidationError
+from sqlalchemy import func, select
 
 from hotline.errors import HotlineError, InvalidInput
+from hotline.extensions import db
+from hotline.models import OutboxItem
 from hotline.tickets.service import perform
 from web.api.schemas import ACTION_BODIES
 
@@ -29,6 +32,12 @@ FIELD_NAMES: Mapping[str, Any] = {
     "reason": _l("Reason"),
     "basis": _l("Basis"),
 }
+
+
+def last_event_id() -> int:
+    """The newest push so far: a live page asks for everything after it on connecting,
+    so nothing between rendering the page and joining its rooms is missed."""
+    return int(db.session.scalar(select(func.max(OutboxItem.id))) or 0)
 
 
 def message_for(exc: HotlineError) -> str:

@@ -20,7 +20,7 @@ from hotline.models.enums import ReplyResult
 from hotline.tickets.inbox import unit_inbox
 from hotline.tickets.lifecycle import STATUS_ZH
 from web.desk import bp
-from web.desk.forms import message_for, perform_form
+from web.desk.forms import last_event_id, message_for, perform_form
 
 # What a unit does on a ticket page, and the form fields each action reads.
 UNIT_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -57,7 +57,13 @@ def inbox():  # type: ignore[no-untyped-def]
     user = _handler()
     box = unit_inbox(user.department_id)
     template = "desk/_inbox_rows.html" if request.args.get("fragment") else "desk/inbox.html"
-    return render_template(template, box=box, unit=user.department, status_names=STATUS_ZH)
+    return render_template(
+        template,
+        box=box,
+        unit=user.department,
+        status_names=STATUS_ZH,
+        last_event_id=last_event_id(),
+    )
 
 
 @bp.post("/tickets/<reference>/act/<action>")

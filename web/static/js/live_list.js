@@ -20,7 +20,11 @@
     return;
   }
   var fragmentUrl = script.dataset.fragment;
-  var lastId = 0;
+  // The newest event when the page was rendered: what came after it is asked for on
+  // every connect. Ids are remembered one by one: an event whose transaction committed
+  // later may carry a lower id than one already seen.
+  var lastId = parseInt(script.dataset.lastEventId || "0", 10) || 0;
+  var seen = {};
   var pending = null;
 
   function refresh() {
@@ -43,26 +47,25 @@
   }
 
   function saw(event) {
-    if (event && typeof event.event_id === "number" && event.event_id > lastId) {
-      lastId = event.event_id;
-      return true;
+    if (!event || typeof event.event_id !== "number" || seen[event.event_id]) {
+      return false;
     }
-    return false;
+    seen[event.event_id] = true;
+    lastId = Math.max(lastId, event.event_id);
+    return true;
   }
 
   var socket = window.io("/office", { transports: ["websocket", "polling"] });
-  var connectedOnce = false;
   socket.on("connect", function () {
     live.textContent = script.dataset.msgLive;
-    if (connectedOnce) {
-      socket.emit("events.since", { since: lastId }, function (ack) {
-        var missed = ack && ack.ok ? ack.events.filter(saw) : [];
-        if (missed.length) {
-          refresh();
-        }
-      });
-    }
-    connectedOnce = true;
+    // Everything since the page was rendered, or since the last event before a
+    // disconnect (a little before it: late commits may carry lower ids).
+    socket.emit("events.since", { since: Math.max(0, lastId - 50) }, function (ack) {
+      var missed = ack && ack.ok ? ack.events.filter(saw) : [];
+      if (missed.length) {
+        refresh();
+      }
+    });
   });
   socket.on("disconnect", function () {
     live.textContent = script.dataset.msgOffline;

@@ -21,6 +21,7 @@
   var me = null;
   var mine = false;
   var renewTimer = null;
+  var recheckTimer = null;
   var socket = window.io("/office", { transports: ["websocket", "polling"] });
 
   function setDisabled(disabled) {
@@ -50,6 +51,23 @@
     box.textContent = text;
     box.dataset.editor = editor ? editor.name : "";
     setDisabled(Boolean(editor && !mine));
+    // Locked out: a lock its screen stopped renewing lapses without a word, so look
+    // again until the forms are free.
+    if (editor && !mine && !recheckTimer) {
+      recheckTimer = window.setInterval(watch, 10000);
+    } else if ((!editor || mine) && recheckTimer) {
+      window.clearInterval(recheckTimer);
+      recheckTimer = null;
+    }
+  }
+
+  function watch() {
+    socket.emit("ticket.watch", { reference: reference }, function (ack) {
+      if (ack && ack.ok) {
+        me = ack.me;
+        show(ack.presence);
+      }
+    });
   }
 
   function lock() {
@@ -63,6 +81,9 @@
       } else if (ack && ack.editor) {
         box.textContent = labels.msgEditing.replace("{name}", ack.editor.name);
         setDisabled(true);
+        if (!recheckTimer) {
+          recheckTimer = window.setInterval(watch, 10000);
+        }
       }
     });
   }
@@ -87,13 +108,7 @@
     }
   });
 
-  socket.on("connect", function () {
-    socket.emit("ticket.watch", { reference: reference }, function (ack) {
-      if (ack && ack.ok) {
-        show(ack.presence);
-      }
-    });
-  });
+  socket.on("connect", watch);
   socket.on("ticket.presence", function (presence) {
     if (presence.reference === reference) {
       show(presence);
