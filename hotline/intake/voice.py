@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -34,16 +33,13 @@ from hotline.intake.raw import process, processor, store_inbound
 from hotline.models import (
     CallbackRequest,
     CallRecord,
-    Contact,
     Hotline,
     InboundRequest,
-    Ticket,
     utcnow,
 )
 from hotline.models.enums import HotlineStatus
 from hotline.outbox import notify_on_commit
 from hotline.phones import EMERGENCY_LINES, emergency_line, parse_phone, same_line
-from hotline.tickets.lifecycle import STATUS_ZH
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +101,6 @@ class CallPlan:
     transfer_to: str | None = None  # EMERGENCY_TRANSFER's number for `line`, if any
     hotline_name: str | None = None  # the legacy line the call came through
     hotline_status: str | None = None
-
-
-@dataclass(frozen=True)
-class ProgressReply:
-    found: bool
-    text: str  # what the caller hears
-    give_up: bool = False  # not found twice: the caller goes to an agent
 
 
 class CallbackRequestedPayload(TypedDict):
@@ -216,7 +205,11 @@ def merge_data(call: CallRecord, **values: Any) -> None:
 
 def advance_status(call: CallRecord, status: str) -> None:
     if _RANK.get(status, 0) >= _RANK.get(call.status, 0):
-        call.status = status
+        before, call.status = call.status, status
+        if CallStatus.QUEUED in (before, status) and before != status:
+            # The agents' consoles show the voice queue: it changed.
+            update = {"call_id": call.id, "status": status}
+            notify_on_commit("call.queue", update, rooms=["office"])
 
 
 def as_int(value: Any) -> int | None:
@@ -329,7 +322,7 @@ def apply_call(payload: dict[str, Any]) -> None:
     if route.handed_in:
         merge_data(call, handed_in_from=route.handed_in, line_via=route.via)
         call.menu_choice = "handed_in"
-        _queue(call, at)
+        queue_call(call, at)
         return
     if route.line:
         _hand_off(call, route.line, route.via or "dialled", at)
@@ -344,7 +337,7 @@ def apply_call(payload: dict[str, Any]) -> None:
             department=hotline.department.code if hotline.department else None,
         )
         call.menu_choice = "line"
-        _queue(call, at)
+        queue_call(call, at)
         return
     advance_status(call, CallStatus.MENU)
 
@@ -387,57 +380,16 @@ def apply_menu_choice(payload: dict[str, Any]) -> None:
         _hand_off(call, plan.line, "keyed" if digits else "speech", at)
     elif plan.step == Step.QUEUE:
         call.menu_choice = choice or "none"
-        _queue(call, at)
+        queue_call(call, at)
     elif plan.step == Step.PROGRESS:
         call.menu_choice = say.PROGRESS
     else:
         merge_data(call, menu_repeats=plan.menu_step - 1)
 
 
-def _queue(call: CallRecord, at: datetime) -> None:
+def queue_call(call: CallRecord, at: datetime) -> None:
     call.queued_at = call.queued_at or at
     advance_status(call, CallStatus.QUEUED)
-
-
-# -- progress of a ticket (按3) ----------------------------------------------------------
-
-
-def look_up_progress(form: Mapping[str, str], attempt: int) -> ProgressReply:
-    """`POST /twilio/voice/progress`: read back a ticket's status and due date, only to
-    the phone the ticket was filed from; anyone else hears "not found"."""
-    reference = re.sub(r"\D", "", form.get("Digits") or "")
-    caller = parse_phone(form.get("From") or "", current_app.config.get("DEFAULT_REGION", "CN"))
-    ticket = None
-    if reference and caller.e164:
-        ticket = db.session.scalar(
-            select(Ticket)
-            .join(Contact, Ticket.contact_id == Contact.id)
-            .where(
-                Ticket.reference == reference,
-                Contact.phone_hash == privacy.lookup_hash(caller.e164),
-            )
-        )
-    if ticket is None:
-        if attempt >= 2:
-            _queue_after_progress(form)
-            return ProgressReply(False, say.REFERENCE_GIVE_UP, give_up=True)
-        return ProgressReply(False, say.REFERENCE_NOT_FOUND)
-    month = day = None
-    if ticket.is_open and ticket.due_at is not None:
-        local = ticket.due_at.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
-        month, day = local.month, local.day
-    status = STATUS_ZH.get(ticket.status, ticket.status)
-    return ProgressReply(True, say.progress(ticket.reference, status, month, day))
-
-
-def _queue_after_progress(form: Mapping[str, str]) -> None:
-    try:
-        call = lock_call(form, utcnow())
-        _queue(call, utcnow())
-        db.session.commit()
-    except Exception:  # the caller is queued by the TwiML either way
-        db.session.rollback()
-        log.exception("could not record the queueing of call %s", form.get("CallSid"))
 
 
 # -- waiting in the queue, callbacks ----------------------------------------------------

@@ -14,6 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.errors import HotlineError, NotAuthenticated
 from hotline.intake import voice, voice_agents, voice_reports
+from hotline.intake import voice_progress as progress
 from hotline.intake import voice_text as say
 from hotline.intake.voice import CallPlan, Step
 from web.twilio import bp, twilio_webhook, twiml
@@ -120,7 +121,7 @@ def voice_menu() -> Response:
 @twilio_webhook
 def voice_progress() -> Response:
     attempt = request.args.get("attempt", 1, type=int) or 1
-    reply = voice.look_up_progress(request.form, attempt)
+    reply = progress.look_up_progress(request.form, attempt)
     response = VoiceResponse()
     if reply.found:
         _say(response, reply.text)
