@@ -25,12 +25,12 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
 
 
-def sign_in(page: Any, username: str) -> None:
+def sign_in(page: Any, username: str, lands_on: str = "/inbox") -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.press("input[name=password]", "Enter")
-    page.wait_for_url("**/inbox")
+    page.wait_for_url(f"**{lands_on}")
 
 
 def dispatched(staff: Any, department: str, content: str) -> str:
