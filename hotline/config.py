@@ -92,6 +92,8 @@ class Config:
     AVERAGE_HANDLE_SECONDS = 180
     # An editing screen's lock on a ticket lapses this long after its last renewal.
     TICKET_LOCK_SECONDS = 30
+    # Fair assignment: at most this many open chats and callbacks per available agent.
+    ASSIGN_CAPACITY = {"chat": 3, "callback": 1}
     SMS_THREAD_DAYS = 7
     CHAT_MESSAGES_PER_MINUTE = 20
     CHAT_COOKIE_MAX_AGE = 7 * 24 * 3600

@@ -96,6 +96,31 @@ def queue(user: User, *, now: datetime | None = None) -> list[Waiting]:
     return items[:QUEUE_LIMIT]
 
 
+def my_work(user: User) -> list[Waiting]:
+    """What fair assignment gave this agent and is not finished: open chats and
+    callbacks to make, oldest first."""
+    from hotline.models import ChatSession
+
+    items: list[Waiting] = []
+    for session, ticket in db.session.execute(
+        select(ChatSession, Ticket)
+        .join(Ticket, Ticket.id == ChatSession.ticket_id)
+        .where(ChatSession.agent_id == user.id, ChatSession.closed_at.is_(None))
+        .order_by(ChatSession.started_at)
+    ):
+        items.append(
+            Waiting("chat", session.started_at, ticket.title, None, ticket.reference, "chat")
+        )
+    for task in db.session.scalars(
+        select(CallbackRequest)
+        .where(CallbackRequest.assigned_to_id == user.id, CallbackRequest.status == "assigned")
+        .order_by(CallbackRequest.requested_at)
+    ):
+        phone = _phone_for(user, task.phone)
+        items.append(Waiting("callback", task.requested_at, "", phone, item_id=task.id))
+    return items
+
+
 def set_state(user: User, state: str) -> dict[str, Any]:
     """Record the agent's state (and since when) and tell the hotline centre."""
     from hotline.extensions import socketio
@@ -122,6 +147,10 @@ def set_state(user: User, state: str) -> dict[str, Any]:
             "坐席状态暂时无法保存，请稍后再试",
         ) from None
     socketio.emit("agent.state", record, to="office", namespace=STAFF_NAMESPACE)
+    if state == "available":
+        from hotline.assignment import drain
+
+        drain()  # the backlog drains to the agent, oldest first
     return record
 
 

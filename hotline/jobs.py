@@ -51,6 +51,14 @@ def send_sms(message_id: int) -> str:
         return send_message(message_id)
 
 
+def assign_waiting() -> int:
+    """Give waiting chats and callbacks to available agents (hotline.assignment)."""
+    from hotline.assignment import drain
+
+    with app_context():
+        return len(drain())
+
+
 def catch_up() -> int:
     """The worker's periodic round: relay pending outbox rows, then finish any stored
     inbound request whose processing never completed (a crash, the database or Redis

@@ -78,9 +78,9 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
-def _forget_ticket_locks(application: Flask) -> None:
-    """Edit locks and open-ticket lists live in Redis, keyed by ticket reference, and
-    references start again in every test: a lock must not outlive its test."""
+def _forget_live_state(application: Flask) -> None:
+    """Edit locks, open-ticket lists and agents' states live in Redis, keyed by ticket
+    reference or user id, and both start again in every test: none may outlive it."""
     url = application.config.get("REDIS_URL")
     if not url:
         return
@@ -89,7 +89,7 @@ def _forget_ticket_locks(application: Flask) -> None:
 
     try:
         redis = Redis.from_url(url, socket_connect_timeout=1)
-        for pattern in ("ticket-lock:*", "ticket-viewers:*", "socket-locks:*"):
+        for pattern in ("ticket-lock:*", "ticket-viewers:*", "socket-locks:*", "agent-states"):
             keys = list(redis.scan_iter(pattern))
             if keys:
                 redis.delete(*keys)
@@ -116,11 +116,11 @@ def app(_schema: None, _tmp_dir: Path) -> Iterator[Flask]:
         from hotline.clock.service import invalidate_calendar_cache
 
         invalidate_calendar_cache()
-        _forget_ticket_locks(application)
+        _forget_live_state(application)
         yield application
         db.session.remove()
         _empty_all_tables()
-        _forget_ticket_locks(application)
+        _forget_live_state(application)
         invalidate_calendar_cache()
         db.session.remove()
         db.engine.dispose()  # each test's app has its own pool: close it

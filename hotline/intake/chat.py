@@ -24,7 +24,7 @@ from hotline.extensions import db
 from hotline.intake.raw import process, processor, store_inbound
 from hotline.models import ChatSession, Message, Role, Ticket, User, utcnow
 from hotline.models.enums import Channel, MessageDirection, MessageStatus
-from hotline.outbox import notify_on_commit
+from hotline.outbox import enqueue_on_commit, notify_on_commit
 from hotline.tickets.intake import NewTicket, normalise_phone, open_ticket
 
 MAX_TEXT = 2000
@@ -191,6 +191,7 @@ def _open_chat(payload: dict[str, Any]) -> Ticket:
         "at": _iso(ticket.received_at),
     }
     notify_on_commit("chat.started", dict(started), rooms=["office"], ticket_id=ticket.id)
+    enqueue_on_commit("assign_waiting", ticket_id=ticket.id)
     _push_message(ticket, first, None)
     return ticket  # raw.process marks the stored request done and commits
 

@@ -38,7 +38,7 @@ from hotline.models import (
     utcnow,
 )
 from hotline.models.enums import HotlineStatus
-from hotline.outbox import notify_on_commit
+from hotline.outbox import enqueue_on_commit, notify_on_commit
 from hotline.phones import EMERGENCY_LINES, emergency_line, parse_phone, same_line
 
 log = logging.getLogger(__name__)
@@ -450,3 +450,4 @@ def apply_callback(payload: dict[str, Any]) -> None:
         "at": at.isoformat(),
     }
     notify_on_commit("callback.requested", dict(event), rooms=["office"])
+    enqueue_on_commit("assign_waiting")

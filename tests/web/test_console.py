@@ -111,3 +111,21 @@ def test_without_redis_the_console_still_opens_and_says_why_a_state_is_not_saved
     assert page.status_code == 200 and "未设置" in page.text
     refused = agent.post("/console/state", data={"state": "busy"}, headers=ZH)
     assert refused.status_code == 503 and "坐席状态暂时无法保存" in refused.text
+
+
+def test_an_available_agent_gets_a_callback_and_marks_it_done(app: Flask, staff: Any) -> None:
+    db.session.add(CallbackRequest(phone_hash="x", phone="+8613800138003", requested_at=utcnow()))
+    db.session.commit()
+    agent = login(app, "a1", "agent")
+    assert agent.post("/console/state", data={"state": "available"}).status_code == 303
+    page = agent.get("/console", headers=ZH).text
+    assert "分配给我的" in page and "+8613800138003" in page and "已回拨" in page
+    task = db.session.scalar(select(CallbackRequest))
+    assert task.status == "assigned"
+    other = login(app, "a2", "agent")
+    refused = other.post(f"/console/callbacks/{task.id}/done", headers=ZH)
+    assert refused.status_code == 409 and "未分配给您" in refused.text
+    assert agent.post(f"/console/callbacks/{task.id}/done").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(CallbackRequest, task.id).status == "done"
+    assert agent.post("/console/callbacks/999999/done").status_code == 404

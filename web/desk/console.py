@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from hotline import console
+from hotline import assignment, console
 from hotline.errors import HotlineError
 from hotline.models import Role
 from web.desk import bp
@@ -24,7 +24,12 @@ STATE_NAMES = {
     "after_call": _l("After-call work"),
     "away": _l("Away"),
 }
-KIND_NAMES = {"call": _l("Call waiting"), "callback": _l("Callback"), "ticket": _l("New request")}
+KIND_NAMES = {
+    "call": _l("Call waiting"),
+    "callback": _l("Callback"),
+    "ticket": _l("New request"),
+    "chat": _l("Chat"),
+}
 
 
 def _console_user() -> Any:
@@ -36,8 +41,9 @@ def _console_user() -> Any:
 def _page(user: Any, *, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     fragment = request.method == "GET" and request.args.get("fragment")
     page = render_template(
-        "desk/_console_queue.html" if fragment else "desk/console.html",
+        "desk/_console_body.html" if fragment else "desk/console.html",
         items=console.queue(user),
+        mine=console.my_work(user),
         last_event_id=last_event_id(),
         state=None if fragment else console.state_of(user),
         states=STATE_NAMES,
@@ -62,4 +68,17 @@ def console_state():  # type: ignore[no-untyped-def]
     except HotlineError as exc:
         return _page(user, error=message_for(exc), status=exc.status)
     flash(_("Your state: %(state)s", state=STATE_NAMES[record["state"]]), "ok")
+    return redirect(url_for("desk.console_page"), 303)
+
+
+@bp.post("/console/callbacks/<int:callback_id>/done")
+@login_required
+def callback_done(callback_id: int):  # type: ignore[no-untyped-def]
+    """The agent has called the citizen back: the next waiting item may come."""
+    user = _console_user()
+    try:
+        assignment.finish_callback(callback_id, user)
+    except HotlineError as exc:
+        return _page(user, error=message_for(exc), status=exc.status)
+    flash(_("Callback done."), "ok")
     return redirect(url_for("desk.console_page"), 303)
