@@ -12,7 +12,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, text
@@ -25,6 +24,7 @@ from hotline.tickets.access import require_view, visible_clause
 from hotline.tickets.lifecycle import OFFICE, STATUS_ZH
 from hotline.tickets.service import perform
 from web.api.serializers import ticket_detail
+from web.desk.forms import message_for
 
 bp = Blueprint("main", __name__)
 PAGE_SIZE = 50
@@ -147,7 +147,7 @@ def answer(reference: str):  # type: ignore[no-untyped-def]
             {"articles": [article] if article else [], "text": request.form.get("text", "")},
         )
     except HotlineError as exc:
-        flash(exc.message_zh if str(get_locale()).startswith("zh") else exc.message, "error")
+        flash(message_for(exc), "error")
     else:
         flash(_("Answered directly and closed."), "ok")
     return redirect(url_for("main.ticket", reference=reference))
