@@ -38,13 +38,14 @@ _UNATTENDED = (Channel.SMS, Channel.WEB, Channel.WINDOW, Channel.CHAT, Channel.O
 
 @dataclass
 class Waiting:
-    kind: str  # call | callback | ticket
+    kind: str  # call | callback | ticket | chat | on_call
     since: datetime
     title: str
     caller: str | None  # full or masked by the viewer's role
     reference: str | None = None
     channel: str | None = None
     item_id: int | None = None
+    call_sid: str | None = None
 
 
 def _phone_for(user: User, phone: str | None) -> str | None:
@@ -97,11 +98,16 @@ def queue(user: User, *, now: datetime | None = None) -> list[Waiting]:
 
 
 def my_work(user: User) -> list[Waiting]:
-    """What fair assignment gave this agent and is not finished: open chats and
-    callbacks to make, oldest first."""
+    """What is the agent's own and not finished: the calls on their line (newest first),
+    then what fair assignment gave them: open chats and callbacks to make, oldest first."""
     from hotline.models import ChatSession
+    from hotline.screen_pop import answered_calls
 
     items: list[Waiting] = []
+    for call in answered_calls(user):
+        line = call.hotline.name if call.hotline else (call.dialled or "12345")
+        since = call.answered_at or call.started_at
+        items.append(Waiting("on_call", since, line, call.caller, call_sid=call.call_sid))
     for session, ticket in db.session.execute(
         select(ChatSession, Ticket)
         .join(Ticket, Ticket.id == ChatSession.ticket_id)

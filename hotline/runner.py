@@ -129,6 +129,9 @@ def serve_command(host: str, port: int, workers_count: int, no_worker: bool) -> 
     from hotline.extensions import socketio
 
     app = create_app()
+    from hotline import warmup
+
+    warmup.start(app)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
     children: list[subprocess.Popen[bytes]] = []

@@ -26,6 +26,7 @@ from hotline.intake.voice import (
 )
 from hotline.intake.voice_agents import agent_from
 from hotline.models import CallRecord, Ticket
+from hotline.outbox import notify_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,10 @@ def apply_dequeue(payload: dict[str, Any]) -> None:
     # `agent` comes from the <Queue url> the agent's own call asked for (signed by Twilio).
     agent = str(payload.get("agent") or "")
     user = agent_from(f"agent-{agent}" if agent.isdigit() else payload.get("From"))
-    if user is not None:
+    if user is not None and call.agent_id != user.id:
         call.agent_id = user.id
+        # The agent's console opens the screen pop (web/desk/calls.py).
+        notify_on_commit("call.answered", {"call_sid": call.call_sid}, rooms=[f"user:{user.id}"])
     if call.answered_at is None:
         call.answered_at = at
     if waited is not None:

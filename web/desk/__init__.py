@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("desk", __name__)
 
-from web.desk import console, dispatch, events, inbox  # noqa: E402,F401  (handlers, pages)
+from web.desk import calls, console, dispatch, events, inbox, office  # noqa: E402,F401  (handlers, pages)

@@ -29,6 +29,7 @@ KIND_NAMES = {
     "callback": _l("Callback"),
     "ticket": _l("New request"),
     "chat": _l("Chat"),
+    "on_call": _l("On the line"),
 }
 
 

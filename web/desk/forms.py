@@ -31,6 +31,9 @@ FIELD_NAMES: Mapping[str, Any] = {
     "days": _l("Extra working days"),
     "reason": _l("Reason"),
     "basis": _l("Basis"),
+    "line": _l("Emergency line"),
+    "into": _l("Merge into"),
+    "articles": _l("Article"),
 }
 
 
@@ -45,15 +48,23 @@ def message_for(exc: HotlineError) -> str:
     return exc.message_zh if str(get_locale()).startswith("zh") else exc.message
 
 
-def perform_form(reference: str, action: str, fields: tuple[str, ...]) -> None:
-    """Run `action` on the ticket with the submitted `fields` (blank ones left out);
-    an incomplete or invalid form is InvalidInput naming its fields."""
-    body = {name: value for name in fields if (value := request.form.get(name, "").strip())}
+def checked(action: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """`action`'s arguments from a form's `body`, checked with the JSON API's schema; an
+    incomplete or invalid form is InvalidInput naming its fields by their labels."""
     try:
-        arguments = ACTION_BODIES[action].model_validate(body).model_dump()
+        return ACTION_BODIES[action].model_validate(dict(body)).model_dump()
     except ValidationError as exc:
         names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
         labels = "、".join(str(FIELD_NAMES.get(n, n)) for n in names)
         problem = _("Please check: %(fields)s", fields=labels)
         raise InvalidInput(problem, problem, fields=list(names)) from None
-    perform(reference, action, current_user, arguments)
+
+
+def form_body(fields: tuple[str, ...]) -> dict[str, str]:
+    """The submitted `fields`, blank ones left out."""
+    return {name: value for name in fields if (value := request.form.get(name, "").strip())}
+
+
+def perform_form(reference: str, action: str, fields: tuple[str, ...]) -> None:
+    """Run `action` on the ticket with the submitted `fields` (blank ones left out)."""
+    perform(reference, action, current_user, checked(action, form_body(fields)))

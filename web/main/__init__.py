@@ -21,7 +21,7 @@ from hotline.extensions import db
 from hotline.models import Role, Ticket
 from hotline.models.enums import TicketStatus
 from hotline.tickets.access import require_view, visible_clause
-from hotline.tickets.lifecycle import OFFICE, STATUS_ZH
+from hotline.tickets.lifecycle import STATUS_ZH
 from hotline.tickets.service import perform
 from web.api.serializers import ticket_detail
 from web.desk.forms import message_for
@@ -111,27 +111,39 @@ def ticket_page(reference: str, *, error: str | None = None, status: int = 200):
     except HotlineError:
         abort(403)
     from web.desk.inbox import CONTACT_METHODS, REPLY_RESULTS, unit_actions
+    from web.desk.office import decision_context, may_decide
 
+    decide = may_decide(row, current_user)
     page = render_template(
         "main/ticket.html",
         t=ticket_detail(row, current_user),
         status_names=STATUS_ZH,
-        suggestions=_answers_for(row),
+        decide=decide,
+        suggestions=_answers_for(row) if decide else [],
+        routing=_routing_for(row) if decide else [],
+        back_to="console" if "console" in (request.values.get(k) for k in ("from", "next")) else "",
         actions=unit_actions(row, current_user),
         contact_methods=CONTACT_METHODS,
         reply_results=REPLY_RESULTS,
         error=error,
+        **(decision_context(row) if decide else {}),
     )
     return page, status
 
 
 def _answers_for(row: Ticket) -> list[object]:
     """Knowledge-base answers for a request the office may still answer directly."""
-    if row.status != TicketStatus.ACCEPTED or current_user.role not in OFFICE:
-        return []
     from knowledge_base.search import search
 
     return search(row.content, channel="hotline", limit=3).hits
+
+
+def _routing_for(row: Ticket) -> list[object]:
+    """Routing's three best units for the request, with their reasons."""
+    from routing.suggest import suggest
+
+    phone = row.contact.phone if row.contact is not None else None
+    return suggest(row.content, row.address, phone)
 
 
 @bp.post("/tickets/<reference>/answer")

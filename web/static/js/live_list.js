@@ -9,7 +9,8 @@
  * data-events="the pushes that refresh it (default ticket.updated)"
  * data-msg-live=... data-msg-offline=...>
  *
- * Elements with data-since (ISO 8601) show the time waited since, counting up. */
+ * Elements with data-since (ISO 8601) show the time waited since, counting up.
+ * Each new event is also dispatched on the document as "live:<name>". */
 (function () {
   "use strict";
 
@@ -55,13 +56,23 @@
     return true;
   }
 
+  // Other scripts on the page hear each new event once, live or replayed, as a
+  // "live:<name>" DOM event (the console opens the screen pop on "live:call.answered").
+  function announce(name, event) {
+    document.dispatchEvent(new CustomEvent("live:" + name, { detail: event }));
+  }
+
   var socket = window.io("/office", { transports: ["websocket", "polling"] });
+  window.hotlineLive = socket; // for the page's other scripts (and to test a reconnect)
   socket.on("connect", function () {
     live.textContent = script.dataset.msgLive;
     // Everything since the page was rendered, or since the last event before a
     // disconnect (a little before it: late commits may carry lower ids).
     socket.emit("events.since", { since: Math.max(0, lastId - 50) }, function (ack) {
       var missed = ack && ack.ok ? ack.events.filter(saw) : [];
+      missed.forEach(function (event) {
+        announce(event.name, event);
+      });
       if (missed.length) {
         refresh();
       }
@@ -73,6 +84,7 @@
   (script.dataset.events || "ticket.updated").split(/\s+/).forEach(function (name) {
     socket.on(name, function (event) {
       if (saw(event)) {
+        announce(name, event);
         refresh();
       }
     });

@@ -1,0 +1,107 @@
+"""The console in headless Chromium: a call put through to the agent opens the screen pop
+by itself, the suggestions follow the typing, and one keystroke (Alt+D) makes and
+dispatches the ticket; a console that lost its connection shows, once back, what
+arrived while it was away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from hotline import warmup
+from hotline.auth import add_user
+from hotline.extensions import db
+from hotline.intake import voice, voice_reports
+from hotline.models import CallRecord, Ticket, User
+from hotline.outbox import relay_pending
+from tests.web.browser import (  # noqa: F401
+    LiveServer,
+    browser_fixture,
+    live_server_fixture,
+    page_fixture,
+    release_session,
+)
+from tests.web.test_inbox_browser import PASSWORD, sign_in
+from tests.web.test_twilio_sms import BASE, NUMBER, TOKEN, post_signed, sms
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+pytestmark = pytest.mark.browser
+
+CALLER = "+8613800138000"
+SID = "CA" + "6" * 32
+
+
+def _relay() -> None:
+    release_session()
+    relay_pending()
+    release_session()
+
+
+def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
+    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
+) -> None:
+    app.config["TWILIO_NUMBER"] = NUMBER
+    warmup.warm(app)  # as `hotline serve` does when it starts
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    add_user("li", "agent", password=PASSWORD, display_name="李敏")
+    release_session()
+    sign_in(page, "li", lands_on="/tickets")
+    page.goto("/console")
+    expect(page.locator("#console-live")).to_contain_text("实时")
+
+    call = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    voice.answer_call(call)
+    agent = db.session.scalar(select(User).where(User.username == "li"))
+    assert agent is not None
+    voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
+    _relay()
+
+    page.wait_for_url(f"**/console/calls/{SID}", timeout=5_000)
+    expect(page.locator("#caller")).to_contain_text(CALLER)
+    expect(page.locator("#caller-history")).to_contain_text("该号码首次来电")
+    page.fill("#ticket-content", "我家门口的路灯坏了一个星期，晚上很黑")
+    expect(page.locator("#routing-hits .route-hit").first).to_be_visible()
+    expect(page.locator("#deadline-preview")).to_contain_text("办结")
+    page.select_option("select[name=department]", "PJQ")
+    page.keyboard.press("Alt+d")
+    page.wait_for_url("**/console")
+    release_session()
+    ticket = db.session.scalar(select(Ticket))
+    assert ticket is not None and ticket.status == "pending_sign"
+    assert ticket.department is not None and ticket.department.code == "PJQ"
+    linked = db.session.scalar(select(CallRecord.ticket_id).where(CallRecord.call_sid == SID))
+    assert linked == ticket.id
+    release_session()
+    assert problems == []
+
+
+def test_a_reconnected_console_shows_what_arrived_while_it_was_away(
+    app: Flask, catalogue: Any, client: FlaskClient, live_server: LiveServer, page: Any
+) -> None:
+    app.config.update(PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_NUMBER=NUMBER)
+    add_user("li", "agent", password=PASSWORD, display_name="李敏")
+    release_session()
+    sign_in(page, "li", lands_on="/tickets")
+    page.goto("/console")
+    expect(page.locator("#console-live")).to_contain_text("实时")
+
+    page.evaluate("window.hotlineLive.disconnect()")
+    expect(page.locator("#console-live")).to_contain_text("连接中断")
+    response = post_signed(client, "/twilio/sms", sms("SM" + "8" * 32, "小区门口路灯坏了三天了"))
+    assert response.status_code == 200
+    release_session()
+    reference = db.session.scalar(select(Ticket.reference))
+    assert reference is not None
+    _relay()  # pushed while the console was away: it hears nothing
+    page.wait_for_timeout(500)
+    expect(page.locator(f"tr[data-reference='{reference}']")).to_have_count(0)
+
+    page.evaluate("window.hotlineLive.connect()")
+    expect(page.locator("#console-live")).to_contain_text("实时")
+    expect(page.locator(f"tr[data-reference='{reference}']")).to_be_visible(timeout=3_000)
