@@ -126,9 +126,28 @@ def ticket_page(reference: str, *, error: str | None = None, status: int = 200):
         contact_methods=CONTACT_METHODS,
         reply_results=REPLY_RESULTS,
         error=error,
+        chat=_chat_for(row),
         **(decision_context(row) if decide else {}),
     )
     return page, status
+
+
+def _chat_for(row: Ticket) -> dict[str, object] | None:
+    """The web chat panel, for the office on a chat ticket: whether the chat is still
+    open and whether this user may write in it (supervisors read)."""
+    from hotline.intake.chat import MAX_TEXT, REPLY_ROLES
+    from hotline.models import ChatSession
+    from web.chat.events import OFFICE_ROLES
+
+    if row.channel != "chat" or current_user.role not in OFFICE_ROLES:
+        return None
+    open_session = db.session.scalar(
+        select(ChatSession.id).where(
+            ChatSession.ticket_id == row.id, ChatSession.closed_at.is_(None)
+        )
+    )
+    may_reply = current_user.role in REPLY_ROLES
+    return {"closed": open_session is None or not may_reply, "max": MAX_TEXT}
 
 
 def _answers_for(row: Ticket) -> list[object]:

@@ -20,6 +20,10 @@
       return;
     }
     event.preventDefault();
-    target.click();
+    if (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) && target.type !== "submit") {
+      target.focus(); // a field's key takes you to it
+    } else {
+      target.click();
+    }
   });
 })();

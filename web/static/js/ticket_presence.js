@@ -17,7 +17,8 @@
   }
   var reference = script.dataset.reference;
   var labels = script.dataset;
-  var forms = Array.prototype.slice.call(document.querySelectorAll("main form"));
+  // The chat reply box (data-no-lock) is a conversation, not an edit of the ticket.
+  var forms = Array.prototype.slice.call(document.querySelectorAll("main form:not([data-no-lock])"));
   var me = null;
   var mine = false;
   var renewTimer = null;
