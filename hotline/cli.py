@@ -132,6 +132,7 @@ def outbox_replay() -> None:
 def register_app_commands(app: Flask) -> None:
     from hotline.clock.cli import calendar_cli
     from hotline.demo import demo_command
+    from hotline.intake.calls_cli import calls_cli
     from hotline.intake.lines_cli import lines_command
     from hotline.runner import serve_command, worker_command
     from knowledge_base.cli import kb_cli
@@ -147,6 +148,7 @@ def register_app_commands(app: Flask) -> None:
         kb_cli,
         demo_command,
         lines_command,
+        calls_cli,
         serve_command,
         worker_command,
     ):

@@ -60,6 +60,8 @@ def security_headers(response: Response) -> Response:
     headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'",
+        # The agents' browser phone talks to Twilio and plays its ringing sounds.
+        "connect-src 'self' ws: wss: https://*.twilio.com; "
+        "media-src 'self' https://sdk.twilio.com; frame-ancestors 'none'",
     )
     return response

@@ -271,3 +271,41 @@ def test_a_repeated_request_is_merged_from_the_ticket_page(lines: Flask, staff: 
     assert statuses == {first: "accepted", second: "merged"}
     count = db.session.scalar(select(func.count(Ticket.id)).where(Ticket.status == "merged"))
     assert count == 1
+
+
+def test_a_practice_call_reaches_the_agents_console_like_a_real_one(
+    lines: Flask, runner: Any
+) -> None:
+    agent = login(lines, "agent-a", "agent")
+    socket = Socket(lines, "/office", agent)
+    result = runner.invoke(
+        args=["calls", "ring", "--caller", "13800138000", "--agent", "agent-a", "--line", "12315"]
+    )
+    assert result.exit_code == 0, result.output
+    sid = result.output.split("screen pop: /console/calls/")[1].strip()
+    db.session.rollback()
+    call = db.session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
+    assert call is not None and call.status == "answered" and call.data["practice"] is True
+    assert call.agent_id == _user("agent-a").id and call.caller == CALLER
+    relay()
+    assert socket.received("call.answered") == [{"call_sid": sid, "event_id": socket_event_id(sid)}]
+    page = agent.get(f"/console/calls/{sid}", headers=ZH).text
+    assert "市场监管投诉举报热线" in page
+
+    login(lines, "h-pjq", "handler", "PJQ")
+    refused = runner.invoke(args=["calls", "ring", "--caller", "13800138000", "--agent", "h-pjq"])
+    assert refused.exit_code == 2 and "not an active agent" in refused.output
+    bad = runner.invoke(args=["calls", "ring", "--caller", "12", "--agent", "agent-a"])
+    assert bad.exit_code == 2 and "not a valid phone number" in bad.output
+
+
+def socket_event_id(sid: str) -> int:
+    from hotline.models import OutboxItem
+
+    found = db.session.scalar(
+        select(OutboxItem.id)
+        .where(OutboxItem.name == "call.answered")
+        .order_by(OutboxItem.id.desc())
+    )
+    assert found is not None
+    return int(found)

@@ -1,5 +1,7 @@
 /* The agent console: when a call is put through to this agent (the "call.answered" push
- * to their own room, heard by live_list.js), the screen pop opens at once.
+ * to their own room, heard by live_list.js), the screen pop opens at once. While the
+ * browser phone on this page carries the call, leaving the page would end it: the
+ * screen pop then opens in its own window, or, if the browser blocks that, as a link.
  *
  * <script src=console.js data-call-url="URL with CALL_SID where the call's sid goes"> */
 (function () {
@@ -10,10 +12,23 @@
     return;
   }
   var template = script.dataset.callUrl;
+  var notice = document.getElementById("screen-pop-notice");
   document.addEventListener("live:call.answered", function (event) {
     var sid = event.detail && event.detail.call_sid;
-    if (typeof sid === "string" && /^[A-Za-z0-9]{1,64}$/.test(sid)) {
-      window.location.assign(template.replace("CALL_SID", sid));
+    if (typeof sid !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(sid)) {
+      return;
+    }
+    var url = template.replace("CALL_SID", sid);
+    var phone = window.hotlinePhone;
+    if (!phone || !phone.busy()) {
+      window.location.assign(url);
+      return;
+    }
+    var opened = window.open(url, "screen-pop");
+    if (!opened && notice) {
+      var link = notice.querySelector("a");
+      link.href = url;
+      notice.hidden = false;
     }
   });
 })();
