@@ -1,9 +1,9 @@
 """The dispatcher's desk (派单协调台): what waits on the hotline centre, oldest first.
 
 - to dispatch: accepted tickets not yet with a unit, each with routing's first
-  suggestion; those routing finds no rule for are the coordination queue (协调), and
-  those that have been through the rounds the catalogue allows need a designated unit
-  (指定承办);
+  suggestion and the open tickets it likely repeats (merged instead of dispatched);
+  those routing finds no rule for are the coordination queue (协调), and those that
+  have been through the rounds the catalogue allows need a designated unit (指定承办);
 - send-backs (退单审核), extension requests (延期审核) and replies (回复审核) to review.
 """
 
@@ -20,6 +20,7 @@ from hotline.models import ExtensionRequest, ReturnRequest, Ticket
 from hotline.models.enums import TicketStatus
 
 DESK_LIMIT = 50
+DUPLICATES_SHOWN = 3  # the likeliest tickets each one may repeat (并单)
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ToDispatch:
     suggestion: Any  # routing.suggest.Suggestion, or None before any catalogue
     designation: bool  # the rounds are used up: a dispatcher designates the unit
     returned: ReturnRequest | None  # the approved send-back that brought it back
+    duplicates: list[Any] = field(default_factory=list)  # routing.duplicates.Candidate
 
 
 @dataclass
@@ -76,6 +78,7 @@ def _last_approved_return(tickets: list[Ticket]) -> dict[int, ReturnRequest]:
 
 
 def dispatcher_desk() -> Desk:
+    from routing.duplicates import find_duplicates
     from routing.suggest import suggest
 
     desk = Desk()
@@ -86,7 +89,13 @@ def dispatcher_desk() -> Desk:
         found = suggest(ticket.content, ticket.address, limit=1)
         best = found[0] if found else None
         desk.to_dispatch.append(
-            ToDispatch(ticket, best, ticket.dispatch_round >= rounds, returned.get(ticket.id))
+            ToDispatch(
+                ticket,
+                best,
+                ticket.dispatch_round >= rounds,
+                returned.get(ticket.id),
+                find_duplicates(ticket, limit=DUPLICATES_SHOWN),
+            )
         )
     desk.coordination = sum(
         1 for row in desk.to_dispatch if row.suggestion is None or not row.suggestion.department

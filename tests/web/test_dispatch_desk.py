@@ -123,9 +123,26 @@ def test_bad_decisions_are_refused_on_the_desk_and_nothing_changes(
     assert empty.status_code == 422 and "请检查：" in empty.text
     early = desk.post(f"/dispatch/{reference}/review_reply", data={"approve": "true"}, headers=ZH)
     assert early.status_code == 409
-    assert desk.post(f"/dispatch/{reference}/merge", data={}).status_code == 404
+    assert desk.post(f"/dispatch/{reference}/close_everything", data={}).status_code == 404
     assert ticket(reference).status == "accepted"
     agent = login(app, "a1", "agent")
     refused = agent.post(f"/dispatch/{reference}/dispatch", data={"department": "PJQ"})
     assert refused.status_code == 403
     assert ticket(reference).status == "accepted"
+
+
+def test_a_likely_duplicate_is_merged_from_the_desk(
+    app: Flask, staff: Any, desk: FlaskClient
+) -> None:
+    phone = "13800138000"
+    first = new_ticket(staff, content="楼下烧烤店油烟很大", phone=phone)
+    again = new_ticket(staff, content="楼下烧烤店油烟又来了", phone=phone)
+    other = new_ticket(staff, content="公园里的健身器材坏了", phone="13912345678")
+    page = desk.get("/dispatch", headers=ZH).text
+    assert f'id="merge-{again}"' in page and "疑似重复" in page
+    assert f'id="merge-{other}"' not in page
+    response = desk.post(f"/dispatch/{again}/merge", data={"into": first})
+    assert response.status_code == 303
+    assert ticket(again).status == "merged" and ticket(again).merged_into.reference == first
+    refused = desk.post(f"/dispatch/{other}/merge", data={"into": again}, headers=ZH)
+    assert refused.status_code in (409, 422) and ticket(other).status == "accepted"

@@ -26,6 +26,7 @@ DESK_ACTIONS: dict[str, tuple[str, ...]] = {
     "review_return": ("approve", "department", "note"),
     "review_extension": ("approve", "note"),
     "review_reply": ("approve", "note"),
+    "merge": ("into",),
 }
 
 
