@@ -75,6 +75,10 @@ class Config:
     MAX_DISPATCH_ROUNDS = 3
     WARNING_YELLOW = {"amount": 1, "unit": "working_days", "fraction": 0.2}
     SUPERVISE_AFTER_OVERDUE_DAYS = 5
+    # A send-back or extension request not reviewed this long reminds the dispatchers.
+    REVIEW_REMINDER_AFTER = {"amount": 4, "unit": "office_hours"}
+    # How often the deadline sweep runs (seconds; RQ's scheduler starts it).
+    SWEEP_INTERVAL_S = 60
     # Day limits fall due at this local time on their last working day.
     DAY_DEADLINE_TIME = "23:59:59"
     # The city's working day, for office-hour limits: "HH:MM-HH:MM" periods.

@@ -59,17 +59,29 @@ def assign_waiting() -> int:
         return len(drain())
 
 
+def sweep_deadlines() -> dict[str, int]:
+    """One deadline sweep (hotline.sweeps): warnings, red cards, automatic urging and
+    supervision, review reminders; each raised exactly once."""
+    from hotline.sweeps import sweep
+
+    with app_context():
+        return sweep()
+
+
 def catch_up() -> int:
     """The worker's periodic round: relay pending outbox rows, then finish any stored
     inbound request whose processing never completed (a crash, the database or Redis
-    down at the time), and alert on service guides approved but not published in time.
-    Returns how many outbox rows were relayed."""
+    down at the time), alert on service guides approved but not published in time, and
+    make sure the next deadline sweep is scheduled. Returns how many outbox rows were
+    relayed."""
     from hotline.intake.raw import replay_unprocessed
     from hotline.outbox import relay_pending
+    from hotline.sweeps import schedule_sweep
     from knowledge_base.articles import flag_late_publications
 
     with app_context():
         relayed = relay_pending()
         replay_unprocessed()
         flag_late_publications()
+        schedule_sweep()
         return relayed

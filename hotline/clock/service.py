@@ -28,6 +28,7 @@ from hotline.clock.deadlines import (
     handling_limit,
     send_back_limit,
     sign_limit,
+    subtract_limit,
     visit_limit,
     yellow_warning_at,
 )
@@ -148,6 +149,21 @@ def deadline_for(start: datetime, limit: Mapping[str, Any]) -> DeadlineResult:
     except CalendarDataMissing:
         fallback = calendar.weekday_fallback()
         at = add_limit(start, limit, fallback, settings)
+        for year in sorted(fallback.guessed_years):
+            raise_calendar_alert(year)
+        return DeadlineResult(at, provisional=True)
+
+
+def limit_before(end: datetime, limit: Mapping[str, Any]) -> DeadlineResult:
+    """The instant `limit` before `end` (e.g. 5 working days before now), in the city's
+    working calendar; provisional, with an alert, where the calendar is missing."""
+    calendar = load_calendar()
+    settings = clock_settings()
+    try:
+        return DeadlineResult(subtract_limit(end, limit, calendar, settings))
+    except CalendarDataMissing:
+        fallback = calendar.weekday_fallback()
+        at = subtract_limit(end, limit, fallback, settings)
         for year in sorted(fallback.guessed_years):
             raise_calendar_alert(year)
         return DeadlineResult(at, provisional=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.models.base import Base, UTCDateTime, utcnow
@@ -64,6 +74,22 @@ class SystemAlert(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeadlineAlert(Base):
+    """A deadline's warning or escalation that has been raised: one row per ticket, kind
+    and deadline, so a sweep run twice (or by two workers at once) raises it once. A
+    moved deadline (an extension, a redo) is a new deadline and warns again."""
+
+    __tablename__ = "deadline_alert"
+    __table_args__ = (UniqueConstraint("ticket_id", "kind", "deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ReferenceCounter(Base):

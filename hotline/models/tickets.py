@@ -47,6 +47,8 @@ class Ticket(Base):
         Index("ix_ticket_status_sign_due", "status", "sign_due_at"),
         Index("ix_ticket_department_status", "department_id", "status"),
         Index("ix_ticket_received", "received_at"),
+        Index("ix_ticket_status_sign_warn", "status", "sign_warn_at"),
+        Index("ix_ticket_status_due_warn", "status", "due_warn_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,6 +105,10 @@ class Ticket(Base):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the yellow warning of each deadline starts (WARNING_YELLOW), kept beside the
+    # deadline so the sweep reads a range of an index (hotline.tickets.warnings).
+    sign_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extension_count: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -79,10 +79,14 @@ def _row(ticket: Ticket, now: datetime) -> InboxRow:
     signing = ticket.status == TicketStatus.PENDING_SIGN
     deadline = ticket.sign_due_at if signing else ticket.due_at
     start = ticket.dispatched_at if signing else (ticket.signed_at or ticket.dispatched_at)
+    # The warning time kept beside the deadline (hotline.tickets.warnings), else worked out.
+    warn = ticket.sign_warn_at if signing else ticket.due_warn_at
     mark = ""
     if deadline is not None:
+        if warn is None:
+            warn = yellow_warning_for(start or ticket.received_at, deadline).at
         if now > deadline:
             mark = "red"
-        elif now >= yellow_warning_for(start or ticket.received_at, deadline).at:
+        elif now >= warn:
             mark = "yellow"
     return InboxRow(ticket, deadline, mark, ticket.status in WITH_THE_CENTRE)

@@ -1,0 +1,292 @@
+"""The deadline sweep (限时办结): every deadline's warning and escalation, raised once.
+
+For each open ticket still with a unit:
+
+- `sign_yellow` / `due_yellow`: the yellow warning of the sign and handling deadlines
+  (WARNING_YELLOW; the times are kept beside the deadlines, hotline.tickets.warnings);
+- `sign_red`: not signed by the sign deadline;
+- `due_red`: overdue; the unit is urged automatically (自动催办);
+- `supervise`: overdue by SUPERVISE_AFTER_OVERDUE_DAYS working days; supervision
+  (督办) is opened automatically and the supervisors are told;
+
+and for the hotline centre, `return_review` / `extension_review`: a send-back or an
+extension request waiting longer than REVIEW_REMINDER_AFTER for its review.
+
+Each candidate query is a range of an index (status + deadline), skipping what was
+already raised. Raising claims a `DeadlineAlert` row (ticket, kind, deadline) with an
+INSERT … ON CONFLICT DO NOTHING in the same transaction as its effects, so a sweep run
+twice, or by several workers at once, raises each alert exactly once; a deadline that
+moves (an extension, a redo) is a new deadline and warns again. The sweep is started
+by RQ's scheduler (`hotline.jobs.sweep_deadlines`, see `schedule_sweep`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hotline.extensions import db
+from hotline.models import (
+    DeadlineAlert,
+    ExtensionRequest,
+    ReturnRequest,
+    Ticket,
+    utcnow,
+)
+from hotline.models.enums import TicketStatus
+from hotline.outbox import notify_on_commit
+
+log = logging.getLogger(__name__)
+
+S = TicketStatus
+# Where a unit's handling clock runs (the sign clock only while unsigned).
+HANDLING = (S.PENDING_SIGN, S.IN_PROGRESS, S.EXTENSION_REVIEW)
+BATCH = 500
+NOTES = {
+    "sign_yellow": "签收时限即将届满（黄牌预警）",
+    "sign_red": "已超过签收时限（红牌）",
+    "due_yellow": "办理时限即将届满（黄牌预警）",
+    "due_red": "已超过办理时限（红牌），系统自动催办",
+    "supervise": "超期 {days} 个工作日仍未办结，系统自动督办",
+    "return_review": "退单申请待审核已超过提醒时限",
+    "extension_review": "延期申请待审核已超过提醒时限",
+}
+
+
+def _claim(ticket: Ticket, kind: str, deadline: datetime) -> bool:
+    """Take the (ticket, kind, deadline) alert for this transaction; False when it has
+    been raised already (by an earlier round or another worker)."""
+    values = {
+        "ticket_id": ticket.id,
+        "kind": kind,
+        "deadline": deadline,
+        "department_id": ticket.department_id,
+        "raised_at": utcnow(),
+    }
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(DeadlineAlert)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "kind", "deadline"])
+        .returning(DeadlineAlert.id)
+    )
+    return db.session.execute(statement).scalar() is not None
+
+
+def _not_raised(kind: str, deadline_column: Any) -> Any:
+    return ~exists().where(
+        DeadlineAlert.ticket_id == Ticket.id,
+        DeadlineAlert.kind == kind,
+        DeadlineAlert.deadline == deadline_column,
+    )
+
+
+def _tell(ticket: Ticket, kind: str, deadline: datetime, note: str) -> None:
+    """The warning on the ticket's history (pushed to its unit and the centre), and an
+    alert for the unit and the supervisors' screens."""
+    from hotline.tickets.common import record
+
+    record(ticket, "deadline_alert", None, note=note, kind=kind, deadline=deadline)
+    rooms = ["supervisors", *(f"unit:{a.department.code}" for a in ticket.current_assignments())]
+    alert = {"reference": ticket.reference, "kind": kind, "deadline": deadline.isoformat()}
+    notify_on_commit("deadline.alert", alert, rooms=rooms, ticket_id=ticket.id)
+
+
+def _each(
+    query: Any,
+    kind: str,
+    deadline_of: Callable[[Ticket], datetime | None],
+    act: Callable[..., None],
+) -> int:
+    """Raise `kind` for each ticket of `query` (batch by batch); returns how many."""
+    raised = 0
+    ids = db.session.scalars(
+        query.with_only_columns(Ticket.id).order_by(Ticket.id).limit(BATCH)
+    ).all()
+    db.session.rollback()
+    for ticket_id in ids:
+        ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+        deadline = deadline_of(ticket) if ticket is not None else None
+        if ticket is None or deadline is None or not _claim(ticket, kind, deadline):
+            db.session.rollback()
+            continue
+        try:
+            act(ticket, kind, deadline)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception(
+                "deadline sweep: %s on ticket %s failed; next round retries", kind, ticket_id
+            )
+            continue
+        raised += 1
+    return raised
+
+
+def _warn(ticket: Ticket, kind: str, deadline: datetime) -> None:
+    _tell(ticket, kind, deadline, NOTES[kind])
+
+
+def _urge(ticket: Ticket, kind: str, deadline: datetime) -> None:
+    from hotline.tickets.supervision import supervise_ticket
+
+    _tell(ticket, kind, deadline, NOTES[kind])
+    supervise_ticket(ticket.reference, None, kind="urge", note=NOTES[kind], automatic=True)
+
+
+def _supervise(ticket: Ticket, kind: str, deadline: datetime) -> None:
+    from hotline.tickets.supervision import supervise_ticket
+
+    days = current_app.config["SUPERVISE_AFTER_OVERDUE_DAYS"]
+    note = NOTES[kind].format(days=days)
+    _tell(ticket, kind, deadline, note)
+    supervise_ticket(ticket.reference, None, kind="supervise", note=note, automatic=True)
+
+
+def fill_missing_warnings(limit: int = BATCH) -> int:
+    """Warning times for open tickets that have a deadline but none yet (rows from
+    before they were kept); returns how many tickets were filled."""
+    from hotline.tickets.warnings import fill
+
+    tickets = db.session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.status.in_(HANDLING),
+            ((Ticket.sign_due_at.is_not(None)) & Ticket.sign_warn_at.is_(None))
+            | ((Ticket.due_at.is_not(None)) & Ticket.due_warn_at.is_(None)),
+        )
+        .limit(limit)
+    ).all()
+    for ticket in tickets:
+        fill(ticket)
+    db.session.commit()
+    return len(tickets)
+
+
+def _reviews(model: Any, kind: str, status: str, now: datetime) -> int:
+    """Remind the centre of requests waiting for review past REVIEW_REMINDER_AFTER."""
+    from hotline.clock.service import limit_before
+
+    waited_since = limit_before(now, current_app.config["REVIEW_REMINDER_AFTER"]).at
+    rows = db.session.execute(
+        select(model.ticket_id, model.requested_at)
+        .join(Ticket, Ticket.id == model.ticket_id)
+        .where(
+            model.decision == "pending",
+            Ticket.status == status,
+            model.requested_at <= waited_since,
+            _not_raised(kind, model.requested_at),
+        )
+        .order_by(model.requested_at)
+        .limit(BATCH)
+    ).all()
+    db.session.rollback()
+    raised = 0
+    for ticket_id, requested_at in rows:
+        ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+        if ticket is None or ticket.status != status or not _claim(ticket, kind, requested_at):
+            db.session.rollback()
+            continue
+        from hotline.tickets.common import record
+
+        record(ticket, "deadline_alert", None, note=NOTES[kind], kind=kind)
+        notify_on_commit(
+            "review.reminder",
+            {"reference": ticket.reference, "kind": kind, "since": requested_at.isoformat()},
+            rooms=["office"],
+            ticket_id=ticket.id,
+        )
+        db.session.commit()
+        raised += 1
+    return raised
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """One round over every deadline; returns how many of each kind were raised."""
+    from hotline.clock.service import limit_before
+
+    now = now or utcnow()
+    report = {"filled": fill_missing_warnings()}
+    signing = select(Ticket).where(Ticket.status == S.PENDING_SIGN)
+    handling = select(Ticket).where(Ticket.status.in_(HANDLING))
+    sign_due = lambda t: t.sign_due_at  # noqa: E731
+    due = lambda t: t.due_at  # noqa: E731
+    report["sign_red"] = _each(
+        signing.where(Ticket.sign_due_at <= now, _not_raised("sign_red", Ticket.sign_due_at)),
+        "sign_red",
+        sign_due,
+        _warn,
+    )
+    report["sign_yellow"] = _each(
+        signing.where(
+            Ticket.sign_warn_at <= now,
+            Ticket.sign_due_at > now,
+            _not_raised("sign_yellow", Ticket.sign_due_at),
+        ),
+        "sign_yellow",
+        sign_due,
+        _warn,
+    )
+    report["due_red"] = _each(
+        handling.where(Ticket.due_at <= now, _not_raised("due_red", Ticket.due_at)),
+        "due_red",
+        due,
+        _urge,
+    )
+    report["due_yellow"] = _each(
+        handling.where(
+            Ticket.due_warn_at <= now, Ticket.due_at > now, _not_raised("due_yellow", Ticket.due_at)
+        ),
+        "due_yellow",
+        due,
+        _warn,
+    )
+    days = int(current_app.config["SUPERVISE_AFTER_OVERDUE_DAYS"])
+    if days > 0:
+        overdue_since = limit_before(now, {"amount": days, "unit": "working_days"}).at
+        report["supervise"] = _each(
+            handling.where(Ticket.due_at <= overdue_since, _not_raised("supervise", Ticket.due_at)),
+            "supervise",
+            due,
+            _supervise,
+        )
+    report["return_review"] = _reviews(ReturnRequest, "return_review", S.RETURN_REVIEW, now)
+    report["extension_review"] = _reviews(
+        ExtensionRequest, "extension_review", S.EXTENSION_REVIEW, now
+    )
+    raised = {kind: n for kind, n in report.items() if n}
+    if raised:
+        log.info("deadline sweep: %s", ", ".join(f"{k} {n}" for k, n in raised.items()))
+    return report
+
+
+def schedule_sweep() -> str | None:
+    """Make sure RQ's scheduler starts a sweep at the next SWEEP_INTERVAL_S boundary
+    (job id `sweep-<slot>`: every worker asks, one job runs). Returns the job id, or
+    None when that sweep is already scheduled or done."""
+    import time
+    from datetime import UTC
+
+    from rq.job import Job
+
+    from hotline.queue import get_queue, redis_connection
+
+    interval = max(5, int(current_app.config["SWEEP_INTERVAL_S"]))
+    slot = int(time.time() // interval) + 1
+    job_id = f"sweep-{slot}"
+    if Job.exists(job_id, connection=redis_connection()):
+        return None
+    get_queue().enqueue_at(
+        datetime.fromtimestamp(slot * interval, UTC),
+        "hotline.jobs.sweep_deadlines",
+        job_id=job_id,
+        result_ttl=interval * 10,
+        failure_ttl=7 * 24 * 3600,
+    )
+    return job_id

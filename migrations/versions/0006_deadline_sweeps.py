@@ -1,0 +1,59 @@
+"""deadline sweeps: yellow-warning times beside each deadline, raised alerts
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-27 15:10:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sign_warn_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('due_warn_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_ticket_status_sign_warn', ['status', 'sign_warn_at'], unique=False)
+        batch_op.create_index('ix_ticket_status_due_warn', ['status', 'due_warn_at'], unique=False)
+    op.create_table(
+        'deadline_alert',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('ticket_id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=24), nullable=False),
+        sa.Column('deadline', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('department_id', sa.Integer(), nullable=True),
+        sa.Column('raised_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['department_id'], ['department.id'],
+            name=op.f('fk_deadline_alert_department_id_department'),
+        ),
+        sa.ForeignKeyConstraint(
+            ['ticket_id'], ['ticket.id'], name=op.f('fk_deadline_alert_ticket_id_ticket')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_deadline_alert')),
+        sa.UniqueConstraint(
+            'ticket_id', 'kind', 'deadline', name=op.f('uq_deadline_alert_ticket_id')
+        ),
+    )
+    with op.batch_alter_table('deadline_alert', schema=None) as batch_op:
+        batch_op.create_index(op.f('ix_deadline_alert_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.create_index(op.f('ix_deadline_alert_raised_at'), ['raised_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('deadline_alert', schema=None) as batch_op:
+        batch_op.drop_index(op.f('ix_deadline_alert_raised_at'))
+        batch_op.drop_index(op.f('ix_deadline_alert_ticket_id'))
+    op.drop_table('deadline_alert')
+    with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_status_due_warn')
+        batch_op.drop_index('ix_ticket_status_sign_warn')
+        batch_op.drop_column('due_warn_at')
+        batch_op.drop_column('sign_warn_at')
