@@ -72,6 +72,8 @@ class Config:
     EXTENSION_MAX_COUNT = 1
     VISIT_LIMIT = {"amount": 1, "unit": "working_days"}
     VISIT_MAX_ATTEMPTS = 3
+    # An SMS survey unanswered this long counts as one unreachable visit attempt.
+    VISIT_SURVEY_WAIT = {"amount": 1, "unit": "working_days"}
     MAX_DISPATCH_ROUNDS = 3
     WARNING_YELLOW = {"amount": 1, "unit": "working_days", "fraction": 0.2}
     SUPERVISE_AFTER_OVERDUE_DAYS = 5

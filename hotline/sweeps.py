@@ -10,7 +10,8 @@ For each open ticket still with a unit:
   (督办) is opened automatically and the supervisors are told;
 
 and for the hotline centre, `return_review` / `extension_review`: a send-back or an
-extension request waiting longer than REVIEW_REMINDER_AFTER for its review.
+extension request waiting longer than REVIEW_REMINDER_AFTER for its review; and the
+follow-up visits' SMS surveys (hotline.visits).
 
 Each candidate query is a range of an index (status + deadline), skipping what was
 already raised. Raising claims a `DeadlineAlert` row (ticket, kind, deadline) with an
@@ -59,7 +60,7 @@ NOTES = {
 }
 
 
-def _claim(ticket: Ticket, kind: str, deadline: datetime) -> bool:
+def claim(ticket: Ticket, kind: str, deadline: datetime) -> bool:
     """Take the (ticket, kind, deadline) alert for this transaction; False when it has
     been raised already (by an earlier round or another worker)."""
     values = {
@@ -113,7 +114,7 @@ def _each(
     for ticket_id in ids:
         ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
         deadline = deadline_of(ticket) if ticket is not None else None
-        if ticket is None or deadline is None or not _claim(ticket, kind, deadline):
+        if ticket is None or deadline is None or not claim(ticket, kind, deadline):
             db.session.rollback()
             continue
         try:
@@ -190,7 +191,7 @@ def _reviews(model: Any, kind: str, status: str, now: datetime) -> int:
     raised = 0
     for ticket_id, requested_at in rows:
         ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-        if ticket is None or ticket.status != status or not _claim(ticket, kind, requested_at):
+        if ticket is None or ticket.status != status or not claim(ticket, kind, requested_at):
             db.session.rollback()
             continue
         from hotline.tickets.common import record
@@ -256,6 +257,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             due,
             _supervise,
         )
+    from hotline.visits import sweep_visits
+
+    report.update(sweep_visits(now))
     report["return_review"] = _reviews(ReturnRequest, "return_review", S.RETURN_REVIEW, now)
     report["extension_review"] = _reviews(
         ExtensionRequest, "extension_review", S.EXTENSION_REVIEW, now

@@ -7,10 +7,13 @@ Twilio's retries find it) and then processes it here. What a text does:
    `START` / `订阅` opts it back in. No ticket.
 2. A text quoting a reference (`{adcode}{yyyymmdd}{6 digits}`) of a ticket filed from
    the sender's number is added to that ticket's thread.
-3. Otherwise, the sender's most recent open ticket received in the last
+3. A text answering the follow-up visit's survey outstanding for the sender's ticket
+   (hotline.visits: "1Y", "满意", "没解决" …) records the visit: the ticket closes or is
+   redone (重办). A text that is no answer goes on below.
+4. Otherwise, the sender's most recent open ticket received in the last
    `SMS_THREAD_DAYS` days (any channel: the acceptance SMS of a hall or phone ticket
    invites a reply) gets it.
-4. Otherwise it opens a ticket (channel sms, urgency general). Its type is guessed
+5. Otherwise it opens a ticket (channel sms, urgency general). Its type is guessed
    from keywords (`SMS_TYPE_KEYWORDS`): 举报 → report, 投诉 → complaint, 建议 →
    suggestion, 表扬/感谢 → praise, a question about a procedure → consult; anything
    else is "help" (求助), whose 10-working-day limit is the safe side of a wrong guess
@@ -33,7 +36,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from hotline import messaging, privacy
+from hotline import messaging, privacy, visits
 from hotline.audit import record_event
 from hotline.errors import InvalidInput
 from hotline.extensions import db
@@ -74,6 +77,7 @@ class SmsKind(StrEnum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     EMPTY = "empty"  # nothing to act on
+    SURVEY = "survey"  # answered a follow-up visit's survey (hotline.visits)
 
 
 def receive(form: dict[str, str]) -> str:
@@ -212,10 +216,26 @@ def process_sms(payload: dict[str, Any]) -> Ticket | None:
         _new_inbound(sid, sender, content, SmsKind.EMPTY)
         messaging.record_twiml_reply(None, messaging.render("sms_empty"), "empty", sender or None)
         return None
+    surveyed = visits.surveyed_ticket(info.e164)
+    if surveyed is not None and visits.read_answer(content) is not None:
+        return _survey_answer(surveyed, sid, content, sender)
     thread = _thread_for(content, info)
     if thread is not None:
         return _append(thread, sid, content, sender)
     return _open(payload, content, sender, sid)
+
+
+def _survey_answer(ticket: Ticket, sid: str, content: str, sender: str) -> Ticket:
+    """The citizen answers the follow-up visit's survey: the ticket closes or is redone."""
+    message = _new_inbound(sid, sender, content, SmsKind.SURVEY)
+    message.ticket_id = ticket.id
+    db.session.flush()
+    template, _answer = visits.answer_survey(ticket, content)
+    answered = db.session.get(Ticket, ticket.id)
+    assert answered is not None
+    body = messaging.render(template, messaging.ticket_values(answered))
+    messaging.record_twiml_reply(answered, body, "survey_reply", sender or None)
+    return answered
 
 
 def _set_opt_out(info: PhoneInfo, opted_out: bool, sid: str) -> None:
@@ -344,6 +364,8 @@ def reply_for(sid: str) -> str:
             .limit(1)
         )
         return accepted or messaging.render("sms_acceptance", messaging.ticket_values(ticket))
+    if inbound.kind == SmsKind.SURVEY and ticket is not None:
+        return visits.survey_reply(ticket, inbound) or messaging.render("sms_received")
     if inbound.kind == SmsKind.FOLLOWUP and ticket is not None:
         return messaging.render("sms_appended", messaging.ticket_values(ticket))
     template = {

@@ -118,6 +118,8 @@ class Ticket(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     visit_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     visit_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When the SMS survey now awaiting an answer was sent (None: none outstanding).
+    visit_survey_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
     is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
     urge_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hotline.errors import InvalidInput, NotFound, RuleViolation
+from hotline.errors import InvalidInput, InvalidTransition, NotFound, RuleViolation
 from hotline.extensions import db
 from hotline.models import (
     Article,
@@ -36,7 +36,7 @@ def close(ticket: Ticket, actor: User | None, disposition: str) -> None:
 
 def visit_ticket(
     reference: str,
-    actor: User,
+    actor: User | None,
     *,
     reached: bool,
     solved: str | None = None,
@@ -46,9 +46,21 @@ def visit_ticket(
     timely_contact: bool | None = None,
     note: str | None = None,
 ) -> Ticket:
-    """Record a visit: unreachable N times closes; dissatisfied reopens (重办) unless redo=False."""
-    ticket = begin_action(reference, "visit", actor)
+    """Record a visit: unreachable N times closes; dissatisfied reopens (重办) unless redo=False.
+
+    `actor` None is the SMS survey (hotline.visits): the citizen's own answer, or no
+    answer in time."""
+    if actor is not None:
+        ticket = begin_action(reference, "visit", actor)
+    else:
+        ticket = common.load_for_update(reference)
+        if ticket.status != TicketStatus.PENDING_VISIT:
+            raise InvalidTransition(
+                f"ticket {reference} is not waiting for its follow-up visit",
+                f"工单 {reference} 不在待回访状态",
+            )
     now = utcnow()
+    ticket.visit_survey_at = None  # any survey outstanding is answered or given up
     if not reached:
         ticket.visit_attempts += 1
         db.session.add(
@@ -57,7 +69,7 @@ def visit_ticket(
                 method=method,
                 reached=False,
                 note=note,
-                visited_by_id=actor.id,
+                visited_by_id=actor.id if actor is not None else None,
                 visited_at=now,
             )
         )
@@ -97,7 +109,7 @@ def visit_ticket(
             timely_contact=timely_contact,
             redo=reopen,
             note=note,
-            visited_by_id=actor.id,
+            visited_by_id=actor.id if actor is not None else None,
             visited_at=now,
         )
     )

@@ -1,4 +1,5 @@
-"""deadline sweeps: yellow-warning times beside each deadline, raised alerts
+"""deadline sweeps: yellow-warning times beside each deadline, raised alerts, and the
+follow-up visit's SMS survey
 
 Revision ID: 0006
 Revises: 0005
@@ -20,6 +21,9 @@ def upgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sign_warn_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('due_warn_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column('visit_survey_at', sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index('ix_ticket_status_sign_warn', ['status', 'sign_warn_at'], unique=False)
         batch_op.create_index('ix_ticket_status_due_warn', ['status', 'due_warn_at'], unique=False)
     op.create_table(
@@ -55,5 +59,6 @@ def downgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_status_due_warn')
         batch_op.drop_index('ix_ticket_status_sign_warn')
+        batch_op.drop_column('visit_survey_at')
         batch_op.drop_column('due_warn_at')
         batch_op.drop_column('sign_warn_at')

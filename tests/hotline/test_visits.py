@@ -1,0 +1,166 @@
+"""The follow-up visit by SMS (短信回访): the survey goes once the reply is approved, the
+citizen's answer through the signed SMS webhook closes or redoes the ticket, silence
+counts as an unreachable attempt, and a caller without a mobile is visited by phone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from hotline.extensions import db
+from hotline.models import DeadlineAlert, Message, Ticket, Visit
+from hotline.models.base import simulated_now
+from hotline.visits import read_answer, sweep_visits
+from tests.api_helpers import new_ticket, ok
+from tests.web.test_twilio_sms import BASE, CITIZEN, NUMBER, TOKEN, send
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1Y", ("satisfied", "solved")),
+        ("３ｎ", ("dissatisfied", "unsolved")),
+        ("2", ("basic", "solved")),
+        ("非常满意，谢谢", ("satisfied", "solved")),
+        ("基本满意 部分解决", ("basic", "partly")),
+        ("没解决，路灯还是不亮", ("dissatisfied", "unsolved")),
+        ("不满意", ("dissatisfied", "unsolved")),
+        ("是不是还没修好", None),
+        ("我对你们的处理很不满意，路灯还是不亮，已经一个月了", None),
+        ("440700202510090000011", None),
+        ("好的", None),
+    ],
+)
+def test_answers_are_read_leniently_and_messages_are_not_taken_for_ratings(
+    text: str, expected: tuple[str, str] | None
+) -> None:
+    answer = read_answer(text)
+    assert (None if answer is None else (answer.satisfaction, answer.solved)) == expected
+
+
+@pytest.fixture
+def replied(app: Flask, staff: Any) -> str:
+    """A ticket from a mobile caller whose reply was approved on Monday 2025-09-29."""
+    app.config.update(PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_NUMBER=NUMBER)
+    with simulated_now(local("2025-09-29T09:00:00")):
+        reference = new_ticket(staff, content="小区路灯坏了", phone=CITIZEN)
+        ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
+        ok(staff.act("pjq", reference, "sign"))
+        ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "已修复"}))
+        ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
+    return reference
+
+
+def ticket(reference: str) -> Ticket:
+    db.session.rollback()
+    found = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
+    assert found is not None
+    return found
+
+
+def surveys(reference: str) -> int:
+    t = ticket(reference)
+    return (
+        db.session.scalar(
+            select(func.count(Message.id)).where(
+                Message.ticket_id == t.id, Message.kind == "visit_survey"
+            )
+        )
+        or 0
+    )
+
+
+def sweep_at(text: str) -> dict[str, int]:
+    with simulated_now(local(text)):
+        return {k: n for k, n in sweep_visits().items() if n}
+
+
+def test_a_satisfied_answer_closes_the_ticket(replied: str, client: FlaskClient) -> None:
+    assert ticket(replied).status == "pending_visit"
+    assert sweep_at("2025-09-29T09:05:00") == {"visit_survey": 1}
+    assert sweep_at("2025-09-29T09:06:00") == {}  # one survey at a time
+    assert surveys(replied) == 1 and "回复1满意" in db.session.scalar(
+        select(Message.body).where(Message.kind == "visit_survey")
+    )
+    reply = send(client, "SM" + "a" * 32, "1Y")
+    assert "感谢您" in reply and replied in reply
+    t = ticket(replied)
+    assert (t.status, t.disposition, t.visit_survey_at) == ("closed", "visited", None)
+    visit = db.session.scalar(select(Visit).where(Visit.ticket_id == t.id))
+    assert visit is not None and (visit.method, visit.reached) == ("sms", True)
+    assert (visit.satisfaction, visit.solved) == ("satisfied", "solved")
+    assert send(client, "SM" + "a" * 32, "1Y") == reply  # Twilio's retry: same answer
+    assert db.session.scalar(select(func.count(Visit.id))) == 1
+
+
+def test_a_dissatisfied_answer_sends_the_ticket_back_to_the_unit(
+    replied: str, client: FlaskClient
+) -> None:
+    sweep_at("2025-09-29T09:05:00")
+    reply = send(client, "SM" + "b" * 32, "没解决，路灯还是不亮")
+    assert "重新办理" in reply
+    t = ticket(replied)
+    assert (t.status, t.redo_count) == ("in_progress", 1)
+    # A text that is no answer goes to the ticket's thread and leaves the survey open.
+
+
+def test_a_message_that_is_no_answer_joins_the_thread(replied: str, client: FlaskClient) -> None:
+    sweep_at("2025-09-29T09:05:00")
+    reply = send(client, "SM" + "c" * 32, "请问是哪个部门修的？我想表扬一下他们的效率")
+    assert "补充" in reply
+    t = ticket(replied)
+    assert t.status == "pending_visit" and t.visit_survey_at is not None
+
+
+def test_silence_is_an_unreachable_attempt_until_the_ticket_closes(replied: str) -> None:
+    assert sweep_at("2025-09-29T09:05:00") == {"visit_survey": 1}
+    # A day to answer, counted like every limit: to the end of the next working day.
+    assert sweep_at("2025-09-30T23:59:00") == {}
+    assert sweep_at("2025-10-01T00:10:00") == {"visit_unanswered": 1, "visit_survey": 1}
+    # Sent on a holiday: the next working day is 10-09 (after National Day) …
+    assert sweep_at("2025-10-09T12:00:00") == {}
+    assert sweep_at("2025-10-10T00:05:00") == {"visit_unanswered": 1, "visit_survey": 1}
+    # … and after Friday 10-10 comes Saturday 10-11, a make-up working day.
+    assert sweep_at("2025-10-11T12:00:00") == {}
+    assert sweep_at("2025-10-12T00:05:00") == {"visit_unanswered": 1}
+    t = ticket(replied)
+    assert (t.status, t.disposition, t.visit_attempts) == ("closed", "unreachable", 3)
+    assert surveys(replied) == 3
+
+
+def test_a_caller_without_a_mobile_is_visited_by_phone(app: Flask, staff: Any) -> None:
+    with simulated_now(local("2025-09-29T09:00:00")):
+        reference = new_ticket(staff, content="楼道灯坏了", phone="0750-3221234")
+        ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
+        ok(staff.act("pjq", reference, "sign"))
+        ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "已修复"}))
+        ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
+    assert sweep_at("2025-09-29T09:05:00") == {}
+    assert sweep_at("2025-09-29T09:06:00") == {}
+    t = ticket(reference)
+    assert surveys(reference) == 0 and t.visit_survey_at is None
+    kinds = db.session.scalars(select(DeadlineAlert.kind).where(DeadlineAlert.ticket_id == t.id))
+    assert list(kinds) == ["visit_by_phone"]
+    assert (
+        ok(
+            staff.act(
+                "agent",
+                reference,
+                "visit",
+                {"reached": True, "solved": "solved", "satisfaction": "satisfied"},
+            )
+        )["status"]
+        == "closed"
+    )
