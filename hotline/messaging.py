@@ -59,10 +59,6 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     ),
     "visit_thanks": "【12345】感谢您对工单{reference}的评价。",
     "visit_redo": "【12345】已收到您对工单{reference}的评价，我们将督促承办单位重新办理。",
-    "visit_unclear": (
-        "【12345】未能识别您对工单{reference}的评价，请回复1满意、2基本满意或3不满意，"
-        "并加Y或N表示问题是否解决（如“1Y”）。"
-    ),
 }
 # Channels whose citizen gets the reference by SMS on acceptance. An SMS request
 # gets it in the webhook's answer; API, Open311 and chat clients see it on screen.

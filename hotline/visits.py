@@ -127,14 +127,14 @@ def surveyed_ticket(phone_e164: str | None) -> Ticket | None:
     )
 
 
-def answer_survey(ticket: Ticket, text: str) -> tuple[str, Answer | None]:
-    """Apply the citizen's text to the survey of `ticket`; returns (the reply template,
-    the answer read). An unreadable text changes nothing and asks again."""
+def answer_survey(ticket: Ticket, text: str) -> tuple[str, Answer]:
+    """Apply the citizen's answer to the survey of `ticket`; returns (the reply template,
+    the answer read). The caller checked that `text` is an answer (read_answer)."""
     from hotline.tickets.closing import visit_ticket
 
     answer = read_answer(text)
     if answer is None:
-        return "visit_unclear", None
+        raise ValueError("not an answer to the survey")
     visited = visit_ticket(
         ticket.reference,
         None,
