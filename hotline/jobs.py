@@ -71,10 +71,11 @@ def sweep_deadlines() -> dict[str, int]:
 def catch_up() -> int:
     """The worker's periodic round: relay pending outbox rows, then finish any stored
     inbound request whose processing never completed (a crash, the database or Redis
-    down at the time), alert on service guides approved but not published in time, and
-    make sure the next deadline sweep is scheduled. Returns how many outbox rows were
-    relayed."""
+    down at the time), re-run SMS a stopped worker left half-sent, alert on service
+    guides approved but not published in time, and make sure the next deadline sweep
+    is scheduled. Returns how many outbox rows were relayed."""
     from hotline.intake.raw import replay_unprocessed
+    from hotline.messaging import resend_stuck
     from hotline.outbox import relay_pending
     from hotline.sweeps import schedule_sweep
     from knowledge_base.articles import flag_late_publications
@@ -82,6 +83,7 @@ def catch_up() -> int:
     with app_context():
         relayed = relay_pending()
         replay_unprocessed()
+        resend_stuck()
         flag_late_publications()
         schedule_sweep()
         return relayed

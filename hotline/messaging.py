@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,6 +63,12 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 # Channels whose citizen gets the reference by SMS on acceptance. An SMS request
 # gets it in the webhook's answer; API, Open311 and chat clients see it on screen.
 DEFAULT_ACCEPTANCE_CHANNELS = ("sms", "web", "window", "phone")
+# A message "sending" this long was left by a run that stopped (the REST call itself
+# gives up after TWILIO_HTTP_TIMEOUT): the next run asks Twilio whether it took it.
+SENDING_GRACE = timedelta(minutes=2)
+# A message still "queued" this long lost its job (RQ retries take at most ~45 min in
+# all, see hotline.queue.RETRY_INTERVALS, and each leaves it queued): queue it again.
+STUCK_AFTER = timedelta(hours=1)
 # Twilio refuses longer bodies (error 21617).
 MAX_BODY = 1600
 # Ticket ids opened from an inbound SMS webhook: their acceptance travels in its TwiML.
@@ -265,12 +271,15 @@ def _is_permanent(exc: TwilioRestException | TwilioServiceException) -> bool:
 def send_message(message_id: int) -> str:
     """Send one queued SMS through Twilio; returns the message's status afterwards.
 
-    Idempotent: the row is locked (SELECT … FOR UPDATE; SQLite's BEGIN IMMEDIATE
-    serialises the same way) and only a message still "queued" is sent, so running
-    the job twice sends once. The lock is held during the REST call (bounded by the
-    client's timeout), which is what makes a second worker wait and then skip.
+    Exactly once, even when a worker dies mid-job: the row is locked (SELECT … FOR
+    UPDATE; SQLite's BEGIN IMMEDIATE serialises the same way) and marked "sending"
+    (committed) before the REST call, then "sent" with Twilio's sid. A run that finds
+    it "sending" leaves it alone for SENDING_GRACE (another run is on it); after that
+    the earlier run died, and Twilio is asked whether it took the message (a text to
+    that number with that body since the attempt): if so it is recorded as sent,
+    otherwise it is sent now. `resend_stuck` re-runs such jobs.
 
-    Transient failures (5xx, 429, network) leave it queued and re-raise, so RQ's
+    Transient failures (5xx, 429, network) put it back to queued and re-raise, so RQ's
     Retry sends it later; a permanent 4xx marks it failed; rejected credentials (401)
     or none at all hold it for `resend_held`.
     """
@@ -279,23 +288,43 @@ def send_message(message_id: int) -> str:
         db.session.rollback()
         log.error("SMS message %s does not exist; nothing to send", message_id)
         return "missing"
-    if message.status != MessageStatus.QUEUED or message.direction != MessageDirection.OUTBOUND:
+    now = utcnow()
+    interrupted = message.status == MessageStatus.SENDING
+    if interrupted and message.attempted_at and now - message.attempted_at < SENDING_GRACE:
+        db.session.rollback()
+        return MessageStatus.SENDING
+    if not interrupted and message.status != MessageStatus.QUEUED:
         status = message.status
         db.session.rollback()
         return status
+    if message.direction != MessageDirection.OUTBOUND:
+        db.session.rollback()
+        return message.status
     reference = _reference_of(message)
     peer = message.peer or ""
     contact = contact_for_phone(peer) if peer else None
-    if contact is not None and contact.sms_opt_out:
-        message.status = MessageStatus.FAILED
-        message.error = "opted out (退订) before it was sent"
-        db.session.commit()
-        log.info("ticket %s: SMS %s not sent: the number opted out", reference, message_id)
-        return MessageStatus.FAILED
+    opted_out = contact is not None and contact.sms_opt_out
+    if opted_out and not interrupted:
+        return _opted_out(message, reference)
     client = twilio_client.rest_client()
     sender = current_app.config.get("TWILIO_NUMBER")
     if client is None or not sender:
         return _hold(message, reference, "no Twilio credentials or TWILIO_NUMBER configured")
+    try:
+        taken = _taken_by_twilio(client, message, sender) if interrupted else None
+    except (TwilioRestException, TwilioServiceException) as exc:
+        _note_transient(message_id, reference, f"checking an interrupted send: {_describe(exc)}")
+        raise
+    if taken is not None:
+        log.info(
+            "ticket %s: SMS %s had reached Twilio before a worker stopped", reference, message_id
+        )
+        return _sent(message, taken, reference)
+    if opted_out:
+        return _opted_out(message, reference)
+    message.status = MessageStatus.SENDING
+    message.attempted_at = now
+    db.session.commit()
     arguments: dict[str, Any] = {"to": peer, "from_": sender, "body": message.body}
     callback = _status_callback()
     if callback:
@@ -305,19 +334,45 @@ def send_message(message_id: int) -> str:
     except (TwilioRestException, TwilioServiceException) as exc:
         problem = _describe(exc)
         if exc.status == 401:
-            return _hold(message, reference, problem)
+            return _hold(_locked(message_id), reference, problem)
         if _is_permanent(exc):
-            message.status = MessageStatus.FAILED
-            message.error = problem
+            failed = _locked(message_id)
+            failed.status = MessageStatus.FAILED
+            failed.error = problem
             db.session.commit()
             log.warning("ticket %s: SMS %s failed: %s", reference, message_id, problem)
             return MessageStatus.FAILED
         _note_transient(message_id, reference, problem)
         raise
     except Exception as exc:
-        _note_transient(message_id, reference, f"{exc.__class__.__name__}: {exc}")
+        # No answer from Twilio (a timeout, a dropped connection): it may have taken the
+        # message. It stays "sending": after SENDING_GRACE the next run asks Twilio.
+        problem = f"{exc.__class__.__name__}: {exc}"
+        unsure = _locked(message_id)
+        unsure.error = f"no answer from Twilio, will check: {problem}"[:2000]
+        db.session.commit()
+        log.warning("ticket %s: SMS %s: no answer from Twilio: %s", reference, message_id, problem)
         raise
-    message.external_sid = sent.sid
+    return _sent(_locked(message_id), str(sent.sid), reference)
+
+
+def _opted_out(message: Message, reference: str) -> str:
+    message.status = MessageStatus.FAILED
+    message.error = "opted out (退订) before it was sent"
+    db.session.commit()
+    log.info("ticket %s: SMS %s not sent: the number opted out", reference, message.id)
+    return MessageStatus.FAILED
+
+
+def _locked(message_id: int) -> Message:
+    db.session.rollback()
+    message = db.session.scalar(select(Message).where(Message.id == message_id).with_for_update())
+    assert message is not None  # rows are never deleted
+    return message
+
+
+def _sent(message: Message, sid: str, reference: str) -> str:
+    message.external_sid = sid
     message.status = MessageStatus.SENT
     message.sent_at = utcnow()
     message.error = None
@@ -325,11 +380,23 @@ def send_message(message_id: int) -> str:
     log.info(
         "ticket %s: SMS %s sent to %s as %s",
         reference,
-        message_id,
-        privacy.mask_phone(peer),
-        sent.sid,
+        message.id,
+        privacy.mask_phone(message.peer),
+        sid,
     )
     return MessageStatus.SENT
+
+
+def _taken_by_twilio(client: Any, message: Message, sender: str) -> str | None:
+    """The sid of the text Twilio accepted for `message` in an interrupted run, if any:
+    sent to the same number, from ours, with the same body, since the attempt."""
+    since = (message.attempted_at or message.at) - timedelta(minutes=5)
+    for found in client.messages.list(
+        to=message.peer, from_=sender, date_sent_after=since, limit=50
+    ):
+        if found.body == message.body:
+            return str(found.sid)
+    return None
 
 
 def _hold(message: Message, reference: str, why: str) -> str:
@@ -348,13 +415,43 @@ def _hold(message: Message, reference: str, why: str) -> str:
 
 
 def _note_transient(message_id: int, reference: str, problem: str) -> None:
-    """Release the lock and note the problem on the row; it stays queued for RQ's retry."""
-    db.session.rollback()
-    message = db.session.get(Message, message_id)
-    if message is not None:
-        message.error = f"will retry: {problem}"[:2000]
-        db.session.commit()
+    """Note the problem on the row and put it back to queued for RQ's retry (Twilio
+    answered, so it did not take the message)."""
+    message = _locked(message_id)
+    message.status = MessageStatus.QUEUED
+    message.error = f"will retry: {problem}"[:2000]
+    db.session.commit()
     log.warning("ticket %s: SMS %s not sent yet, RQ retries: %s", reference, message_id, problem)
+
+
+def resend_stuck(limit: int = 500) -> int:
+    """Run again the sending of messages a stopped worker left behind: "sending" for
+    longer than SENDING_GRACE, or "queued" for longer than STUCK_AFTER (their job was
+    lost with its worker). Sending is idempotent, so a job that is merely slow is
+    harmless to repeat. Returns how many were queued again."""
+    from hotline.queue import enqueue_outbox_job
+
+    now = utcnow()
+    rows = db.session.execute(
+        select(Message.id, Message.ticket_id)
+        .where(
+            Message.direction == MessageDirection.OUTBOUND,
+            (
+                (Message.status == MessageStatus.SENDING)
+                & (Message.attempted_at <= now - SENDING_GRACE)
+            )
+            | ((Message.status == MessageStatus.QUEUED) & (Message.at <= now - STUCK_AFTER)),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    slot = int(now.timestamp() // STUCK_AFTER.total_seconds())
+    for message_id, _ticket_id in rows:
+        enqueue_outbox_job(f"sms{message_id}-{slot}", "send_sms", {"message_id": message_id})
+    if rows:
+        log.info("resend_stuck: %d SMS queued again", len(rows))
+    return len(rows)
 
 
 def resend_held(limit: int = 500) -> int:

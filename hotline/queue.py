@@ -29,7 +29,7 @@ def get_queue(name: str = DEFAULT_QUEUE) -> Queue:
     return Queue(name, connection=redis_connection())
 
 
-def enqueue_outbox_job(outbox_id: int, name: str, payload: dict[str, Any]) -> None:
+def enqueue_outbox_job(outbox_id: int | str, name: str, payload: dict[str, Any]) -> None:
     """Enqueue `hotline.jobs.<name>`; the job id makes a re-relay replace, not duplicate."""
     get_queue().enqueue(
         f"hotline.jobs.{name}",

@@ -132,6 +132,7 @@ class MessageDirection(StrEnum):
 
 class MessageStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # handed to Twilio, its answer not recorded yet
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"

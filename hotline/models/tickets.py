@@ -302,6 +302,8 @@ class Message(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the last hand-over to Twilio began (status "sending" until it answered).
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):
