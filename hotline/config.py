@@ -77,6 +77,10 @@ class Config:
     MAX_DISPATCH_ROUNDS = 3
     WARNING_YELLOW = {"amount": 1, "unit": "working_days", "fraction": 0.2}
     SUPERVISE_AFTER_OVERDUE_DAYS = 5
+    # Citizens' SMS about non-emergency tickets wait out these local hours ("HH:MM-HH:MM",
+    # across midnight allowed; None: any hour). Answers to the citizen's own text
+    # (TwiML replies) are not held.
+    SMS_QUIET_HOURS: str | None = "21:30-08:00"
     # A send-back or extension request not reviewed this long reminds the dispatchers.
     REVIEW_REMINDER_AFTER = {"amount": 4, "unit": "office_hours"}
     # How often the deadline sweep runs (seconds; RQ's scheduler starts it).

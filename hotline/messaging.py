@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from hotline import privacy, twilio_client
 from hotline.extensions import db
 from hotline.models import Contact, Message, Ticket, utcnow
-from hotline.models.enums import Channel, MessageDirection, MessageStatus
+from hotline.models.enums import Channel, MessageDirection, MessageStatus, Urgency
 from hotline.outbox import enqueue_on_commit
 from hotline.phones import parse_phone
 
@@ -310,6 +310,12 @@ def send_message(message_id: int) -> str:
     sender = current_app.config.get("TWILIO_NUMBER")
     if client is None or not sender:
         return _hold(message, reference, "no Twilio credentials or TWILIO_NUMBER configured")
+    if not interrupted:
+        resume = quiet_until(now, message)
+        if resume is not None:
+            db.session.rollback()
+            _send_later(message_id, resume, reference)
+            return MessageStatus.QUEUED
     try:
         taken = _taken_by_twilio(client, message, sender) if interrupted else None
     except (TwilioRestException, TwilioServiceException) as exc:
@@ -362,6 +368,39 @@ def _opted_out(message: Message, reference: str) -> str:
     db.session.commit()
     log.info("ticket %s: SMS %s not sent: the number opted out", reference, message.id)
     return MessageStatus.FAILED
+
+
+def quiet_until(now: datetime, message: Message) -> datetime | None:
+    """The end of SMS_QUIET_HOURS if `now` falls in them and the message may wait (its
+    ticket is no emergency); None when it goes now."""
+    spec = current_app.config.get("SMS_QUIET_HOURS")
+    if not spec:
+        return None
+    ticket = db.session.get(Ticket, message.ticket_id) if message.ticket_id else None
+    if ticket is not None and ticket.urgency == Urgency.EMERGENCY:
+        return None
+    start_text, _sep, end_text = str(spec).partition("-")
+    start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    local = now.astimezone(zone)
+    clock = local.time()
+    quiet = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not quiet:
+        return None
+    day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+def _send_later(message_id: int, at: datetime, reference: str) -> None:
+    from hotline.queue import get_queue
+
+    get_queue().enqueue_at(
+        at,
+        "hotline.jobs.send_sms",
+        message_id=message_id,
+        job_id=f"sms-{message_id}-after-quiet-{at:%Y%m%d%H%M}",
+    )
+    log.info("ticket %s: SMS %s waits out the quiet hours until %s", reference, message_id, at)
 
 
 def _locked(message_id: int) -> Message:

@@ -47,6 +47,8 @@ def base_config(tmp_dir: Path) -> dict[str, Any]:
         "SERVER_NAME": None,
         # Cheap hashes keep the suite fast; production uses Argon2id's defaults.
         "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        # Tests run at any hour: SMS quiet hours are tested where they are the subject.
+        "SMS_QUIET_HOURS": None,
     }
 
 

@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     from web.kb_admin import bp as kb_admin_bp
     from web.lines import bp as lines_bp
     from web.main import bp as main_bp
+    from web.ops import bp as ops_bp
     from web.portal import bp as portal_bp
     from web.twilio import bp as twilio_bp
     from web.window import bp as window_bp
@@ -29,6 +30,7 @@ def register(app: Flask) -> None:
         kb_admin_bp,
         lines_bp,
         main_bp,
+        ops_bp,
         portal_bp,
         twilio_bp,
         window_bp,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hotline import messaging
 from hotline.clock.deadlines import send_back_limit, sign_limit
 from hotline.clock.service import deadline_for
 from hotline.errors import (
@@ -221,6 +222,7 @@ def _dispatch(
         provisional=ticket.deadline_provisional or None,
         **event,
     )
+    messaging.notify_ticket(ticket, "dispatch")  # the citizen hears which unit, and by when
 
 
 def dispatch_ticket(

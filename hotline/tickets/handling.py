@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from hotline import messaging
 from hotline.clock.service import deadline_for
 from hotline.errors import InvalidInput, InvalidTransition, RuleViolation
 from hotline.extensions import db
@@ -75,6 +76,7 @@ def review_extension(
         ticket.deadline_provisional = ticket.deadline_provisional or moved.provisional
         ticket.extension_count += 1
         request.new_due_at = moved.at
+        messaging.notify_ticket(ticket, "extension")
     else:
         request.decision = "rejected"
     record(
@@ -161,6 +163,7 @@ def review_reply(reference: str, actor: User, *, approve: bool, note: str | None
             approve=True,
             visit_due_at=due.at,
         )
+        messaging.notify_ticket(ticket, "reply")  # the unit's answer, then the visit
     else:
         ticket.replied_at = None
         record(

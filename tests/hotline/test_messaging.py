@@ -107,12 +107,14 @@ def recorder(app: Flask) -> RecordingHttpClient:
     return client
 
 
-def accept(channel: str = "web", phone: str | None = MOBILE, **fields: Any) -> Ticket:
+def accept(
+    channel: str = "web", phone: str | None = MOBILE, urgency: str = "general", **fields: Any
+) -> Ticket:
     ticket, _ = open_ticket(
         NewTicket(
             channel=channel,
             type="help",
-            urgency="general",
+            urgency=urgency,
             content="小区路灯不亮",
             phone=phone,
             **fields,
@@ -443,3 +445,89 @@ def test_an_sms_acceptance_travels_in_twiml_not_through_rq(
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     assert recorder.requests == []  # the reference went back in the webhook's answer
     assert send_jobs() == [] and queue.count == 0
+
+
+# ----------------------------------------------------------------------------- progress notices
+
+
+def _notices(ticket: Ticket) -> list[str]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            select(Message.kind)
+            .where(Message.ticket_id == ticket.id, Message.direction == "outbound")
+            .order_by(Message.id)
+        )
+    )
+
+
+def test_the_citizen_hears_of_dispatch_extension_and_the_approved_reply(
+    app: Flask, recorder: RecordingHttpClient, staff: Any
+) -> None:
+    from tests.api_helpers import ok
+
+    ticket = accept()
+    reference = ticket.reference
+    ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
+    ok(staff.act("pjq", reference, "sign"))
+    ok(staff.act("pjq", reference, "request_extension", {"days": 2, "reason": "需协调"}))
+    ok(staff.act("dispatcher", reference, "review_extension", {"approve": True}))
+    ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "路灯已于今日修复。"}))
+    ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
+    assert _notices(ticket) == ["acceptance", "dispatch", "extension", "reply"]
+    bodies = db.session.scalars(
+        select(Message.body).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    ).all()
+    assert "蓬江区" in bodies[1] and "办理时限至" in bodies[1]
+    assert "已延长至" in bodies[2] and "路灯已于今日修复。" in bodies[3]
+
+
+def test_a_confidential_caller_who_wants_no_reply_gets_no_notice(
+    app: Flask, recorder: RecordingHttpClient, staff: Any
+) -> None:
+    from tests.api_helpers import ok
+
+    ticket = accept(confidential=True, wants_reply=False)
+    ok(staff.act("agent", ticket.reference, "dispatch", {"department": "PJQ"}))
+    assert _notices(ticket) == []
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    ("local_time", "urgency", "waits_until"),
+    [
+        ("2025-06-02T23:10:00", "general", "2025-06-03T08:00:00"),
+        ("2025-06-03T06:30:00", "general", "2025-06-03T08:00:00"),
+        ("2025-06-03T12:00:00", "general", None),
+        ("2025-06-02T23:10:00", "emergency", None),
+    ],
+)
+def test_non_urgent_texts_wait_out_the_quiet_hours(
+    app: Flask,
+    recorder: RecordingHttpClient,
+    queue: Queue,
+    local_time: str,
+    urgency: str,
+    waits_until: str | None,
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rq.registry import ScheduledJobRegistry
+
+    app.config["SMS_QUIET_HOURS"] = "21:30-08:00"
+    shanghai = ZoneInfo("Asia/Shanghai")
+    ticket = accept(urgency=urgency)
+    [message] = outbound_sms()
+    with simulated_now(datetime.fromisoformat(local_time).replace(tzinfo=shanghai)):
+        status = jobs.send_sms(message.id)
+    registry = ScheduledJobRegistry(queue=queue)
+    if waits_until is None:
+        assert status == "sent" and registry.get_job_ids() == []
+        return
+    assert status == "queued" and recorder.requests == []
+    [job_id] = registry.get_job_ids()
+    at = registry.get_scheduled_time(job_id)
+    expected = datetime.fromisoformat(waits_until).replace(tzinfo=shanghai)
+    assert at.timestamp() == expected.timestamp()
+    assert ticket.reference  # kept for the failure message
