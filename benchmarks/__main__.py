@@ -14,6 +14,9 @@ the same run on the same machine (never asserted: targets are read, not tested).
 6. knowledge-base search: recall@1/@3 and MRR@10 on the demo knowledge base, by kind
    of question, and latency at 100,000 articles, against jieba + rank_bm25
    (`benchmarks/kb/`).
+7. the deadline sweep over 100,000 open tickets and the outbox relay's throughput,
+   against loading every open ticket into Python and a bare Redis pipeline
+   (`benchmarks/sweeps.py`).
 """
 
 from __future__ import annotations
@@ -214,6 +217,7 @@ def main() -> None:
     parser.add_argument("--overdue-rows", type=int, default=60000)
     parser.add_argument("--sms", type=int, default=200, help="SMS webhook requests")
     parser.add_argument("--kb-articles", type=int, default=100_000, help="knowledge-base size")
+    parser.add_argument("--sweep-tickets", type=int, default=100_000, help="open tickets swept")
     args = parser.parse_args()
     app = make_app(args.database_url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
@@ -223,6 +227,9 @@ def main() -> None:
     bench_sms(app, args.sms)
     bench_routing(app)
     bench_kb(args.database_url, args.kb_articles)
+    from benchmarks.sweeps import main as bench_sweeps
+
+    bench_sweeps(["--tickets", str(args.sweep_tickets)])
 
 
 if __name__ == "__main__":

@@ -85,6 +85,10 @@ class Config:
     REVIEW_REMINDER_AFTER = {"amount": 4, "unit": "office_hours"}
     # How often the deadline sweep runs (seconds; RQ's scheduler starts it).
     SWEEP_INTERVAL_S = 60
+    # Most rounds look only at deadlines passed this recently; every SWEEP_FULL_EVERY-th
+    # round looks at all (catching up after a worker outage).
+    SWEEP_LOOKBACK_S = 6 * 3600
+    SWEEP_FULL_EVERY = 60
     # Day limits fall due at this local time on their last working day.
     DAY_DEADLINE_TIME = "23:59:59"
     # The city's working day, for office-hour limits: "HH:MM-HH:MM" periods.

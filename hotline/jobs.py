@@ -59,13 +59,14 @@ def assign_waiting() -> int:
         return len(drain())
 
 
-def sweep_deadlines() -> dict[str, int]:
+def sweep_deadlines(full: bool = True) -> dict[str, int]:
     """One deadline sweep (hotline.sweeps): warnings, red cards, automatic urging and
-    supervision, review reminders; each raised exactly once."""
+    supervision, review reminders, visit surveys; each raised exactly once. `full`
+    False looks only at deadlines passed within SWEEP_LOOKBACK_S."""
     from hotline.sweeps import sweep
 
     with app_context():
-        return sweep()
+        return sweep(full=full)
 
 
 def catch_up() -> int:

@@ -10,6 +10,7 @@ After commit the relay hands rows to Redis; if Redis is down the rows wait and
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -21,6 +22,8 @@ from hotline.models import OutboxItem, utcnow
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "outbox_pending"
+# A claim older than this was left by a relay that stopped mid-batch.
+CLAIM_TIMEOUT = timedelta(minutes=2)
 
 
 def enqueue_on_commit(job_name: str, *, ticket_id: int | None = None, **payload: Any) -> None:
@@ -64,46 +67,77 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 def relay_pending(limit: int = 500) -> int:
-    """Hand unrelayed outbox rows to Redis; returns how many were relayed.
+    """Hand unrelayed outbox rows to Redis, a batch at a time; returns how many.
 
-    Safe to run in several processes at once: each row is claimed with a
-    conditional UPDATE, and job ids are `outbox-<id>` so RQ never runs one twice.
+    Safe in several processes at once: a batch is claimed with one conditional UPDATE
+    (rows another relay holds are skipped), jobs go to RQ in one pipeline with job ids
+    `outbox-<id>`, pushes are published one by one, and the rows handed over are marked
+    relayed in one more statement. If Redis fails, the rows not handed over are
+    released with the error and wait for the next round; a claim left by a process
+    that stopped is taken again after CLAIM_TIMEOUT (a job may then be enqueued twice
+    under the same id: jobs are idempotent, and clients drop a push they already have).
     """
-    from hotline import queue, realtime
-
-    relayed = 0
+    now = utcnow()
+    takeable = (OutboxItem.relayed_at.is_(None)) & (
+        OutboxItem.claimed_at.is_(None) | (OutboxItem.claimed_at < now - CLAIM_TIMEOUT)
+    )
     with Session(db.engine) as session:
         ids = session.scalars(
-            select(OutboxItem.id)
-            .where(OutboxItem.relayed_at.is_(None))
+            select(OutboxItem.id).where(takeable).order_by(OutboxItem.id).limit(limit)
+        ).all()
+        if not ids:
+            session.rollback()
+            return 0
+        claimed = session.scalars(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), takeable)
+            .values(claimed_at=now, attempts=OutboxItem.attempts + 1)
+            .returning(OutboxItem.id)
+        ).all()
+        session.commit()
+        rows = session.execute(
+            select(
+                OutboxItem.id, OutboxItem.kind, OutboxItem.name, OutboxItem.room, OutboxItem.payload
+            )
+            .where(OutboxItem.id.in_(claimed))
             .order_by(OutboxItem.id)
-            .limit(limit)
         ).all()
         session.rollback()
-    for item_id in ids:
-        with Session(db.engine) as session:
-            item = session.get(OutboxItem, item_id)
-            if item is None or item.relayed_at is not None:
-                continue
-            try:
-                if item.kind == "job":
-                    queue.enqueue_outbox_job(item.id, item.name, item.payload)
-                else:
-                    realtime.publish(item.name, item.payload, room=item.room, outbox_id=item.id)
-            except Exception as exc:  # Redis down: keep the row, try again later
-                log.warning("outbox %s not relayed yet: %s", item.id, exc)
-                session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id == item_id)
-                    .values(attempts=OutboxItem.attempts + 1, last_error=str(exc)[:500])
-                )
-                session.commit()
-                break
-            claimed = session.execute(
+    handed, problem = _hand_over(rows)
+    with Session(db.engine) as session:
+        if handed:
+            session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id == item_id, OutboxItem.relayed_at.is_(None))
-                .values(relayed_at=utcnow(), attempts=OutboxItem.attempts + 1)
-            ).rowcount
-            session.commit()
-            relayed += claimed
-    return relayed
+                .where(OutboxItem.id.in_(handed))
+                .values(relayed_at=utcnow(), last_error=None)
+            )
+        left = [row.id for row in rows if row.id not in set(handed)]
+        if left:
+            log.warning("outbox: %d item(s) not relayed yet: %s", len(left), problem)
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(left))
+                .values(claimed_at=None, last_error=str(problem)[:500])
+            )
+        session.commit()
+    return len(handed)
+
+
+def _hand_over(rows: list[Any]) -> tuple[list[int], Exception | None]:
+    """Publish the pushes, then enqueue the jobs in one pipeline; returns the ids handed
+    over and the problem that stopped the rest (None when all went)."""
+    from hotline import queue, realtime
+
+    handed: list[int] = []
+    try:
+        for row in rows:
+            if row.kind != "job":
+                realtime.publish(row.name, row.payload, room=row.room, outbox_id=row.id)
+                handed.append(row.id)
+        jobs = [row for row in rows if row.kind == "job"]
+        if jobs:
+            queue.enqueue_outbox_jobs([(row.id, row.name, row.payload) for row in jobs])
+            handed.extend(row.id for row in jobs)
+    except Exception as exc:  # Redis down: what was not handed over waits for next round
+        return handed, exc
+    return handed, None

@@ -11,6 +11,7 @@ from rq import Queue, Retry
 
 DEFAULT_QUEUE = "hotline"
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
+FAILURE_TTL = 30 * 24 * 3600  # failed jobs stay a month for supervisors to retry
 
 
 @lru_cache(maxsize=8)
@@ -36,5 +37,24 @@ def enqueue_outbox_job(outbox_id: int | str, name: str, payload: dict[str, Any])
         kwargs=payload,
         job_id=f"outbox-{outbox_id}",
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        failure_ttl=30 * 24 * 3600,
+        failure_ttl=FAILURE_TTL,
     )
+
+
+def enqueue_outbox_jobs(jobs: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Enqueue many outbox jobs (id, name, kwargs) in one Redis pipeline."""
+    queue = get_queue()
+    retry = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
+    data = [
+        Queue.prepare_data(
+            f"hotline.jobs.{name}",
+            kwargs=payload,
+            job_id=f"outbox-{outbox_id}",
+            retry=retry,
+            failure_ttl=FAILURE_TTL,
+        )
+        for outbox_id, name, payload in jobs
+    ]
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_many(data, pipeline=pipe)
+        pipe.execute()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -208,25 +208,36 @@ def _reviews(model: Any, kind: str, status: str, now: datetime) -> int:
     return raised
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
-    """One round over every deadline; returns how many of each kind were raised."""
+def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
+    """One round over every deadline; returns how many of each kind were raised.
+
+    A full round looks at every deadline passed; the scheduler's other rounds only at
+    those passed within SWEEP_LOOKBACK (what the last minutes brought), which keeps a
+    round small however many tickets are long overdue. Every SWEEP_FULL_EVERY-th
+    scheduled round is full, so a worker outage longer than the lookback is caught up.
+    """
     from hotline.clock.service import limit_before
 
     now = now or utcnow()
-    report = {"filled": fill_missing_warnings()}
+    since = None if full else now - timedelta(seconds=int(current_app.config["SWEEP_LOOKBACK_S"]))
+
+    def window(column: Any, until: datetime) -> Any:
+        return (column <= until) if since is None else column.between(since, until)
+
+    report = {"filled": fill_missing_warnings() if full else 0}
     signing = select(Ticket).where(Ticket.status == S.PENDING_SIGN)
     handling = select(Ticket).where(Ticket.status.in_(HANDLING))
     sign_due = lambda t: t.sign_due_at  # noqa: E731
     due = lambda t: t.due_at  # noqa: E731
     report["sign_red"] = _each(
-        signing.where(Ticket.sign_due_at <= now, _not_raised("sign_red", Ticket.sign_due_at)),
+        signing.where(window(Ticket.sign_due_at, now), _not_raised("sign_red", Ticket.sign_due_at)),
         "sign_red",
         sign_due,
         _warn,
     )
     report["sign_yellow"] = _each(
         signing.where(
-            Ticket.sign_warn_at <= now,
+            window(Ticket.sign_warn_at, now),
             Ticket.sign_due_at > now,
             _not_raised("sign_yellow", Ticket.sign_due_at),
         ),
@@ -235,14 +246,16 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         _warn,
     )
     report["due_red"] = _each(
-        handling.where(Ticket.due_at <= now, _not_raised("due_red", Ticket.due_at)),
+        handling.where(window(Ticket.due_at, now), _not_raised("due_red", Ticket.due_at)),
         "due_red",
         due,
         _urge,
     )
     report["due_yellow"] = _each(
         handling.where(
-            Ticket.due_warn_at <= now, Ticket.due_at > now, _not_raised("due_yellow", Ticket.due_at)
+            window(Ticket.due_warn_at, now),
+            Ticket.due_at > now,
+            _not_raised("due_yellow", Ticket.due_at),
         ),
         "due_yellow",
         due,
@@ -251,8 +264,12 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     days = int(current_app.config["SUPERVISE_AFTER_OVERDUE_DAYS"])
     if days > 0:
         overdue_since = limit_before(now, {"amount": days, "unit": "working_days"}).at
+        if since is not None:  # the same lookback, counted back from the threshold
+            since = overdue_since - (now - since)
         report["supervise"] = _each(
-            handling.where(Ticket.due_at <= overdue_since, _not_raised("supervise", Ticket.due_at)),
+            handling.where(
+                window(Ticket.due_at, overdue_since), _not_raised("supervise", Ticket.due_at)
+            ),
             "supervise",
             due,
             _supervise,
@@ -286,9 +303,11 @@ def schedule_sweep() -> str | None:
     job_id = f"sweep-{slot}"
     if Job.exists(job_id, connection=redis_connection()):
         return None
+    every = max(1, int(current_app.config["SWEEP_FULL_EVERY"]))
     get_queue().enqueue_at(
         datetime.fromtimestamp(slot * interval, UTC),
         "hotline.jobs.sweep_deadlines",
+        full=slot % every == 0,
         job_id=job_id,
         result_ttl=interval * 10,
         failure_ttl=7 * 24 * 3600,

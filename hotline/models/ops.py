@@ -39,6 +39,9 @@ class OutboxItem(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Taken by a relay that is handing it to Redis; a claim older than the relay's
+    # timeout was left by a process that stopped, and is taken again.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -1,5 +1,5 @@
 """deadline sweeps: yellow-warning times beside each deadline, raised alerts, and the
-follow-up visit's SMS survey, and when an SMS was last handed to Twilio
+follow-up visit's SMS survey, when an SMS was last handed to Twilio, and outbox claims
 
 Revision ID: 0006
 Revises: 0005
@@ -28,6 +28,8 @@ def upgrade():
         batch_op.create_index('ix_ticket_status_due_warn', ['status', 'due_warn_at'], unique=False)
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('outbox_item', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         'deadline_alert',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -58,6 +60,8 @@ def downgrade():
         batch_op.drop_index(op.f('ix_deadline_alert_raised_at'))
         batch_op.drop_index(op.f('ix_deadline_alert_ticket_id'))
     op.drop_table('deadline_alert')
+    with op.batch_alter_table('outbox_item', schema=None) as batch_op:
+        batch_op.drop_column('claimed_at')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_column('attempted_at')
     with op.batch_alter_table('ticket', schema=None) as batch_op:

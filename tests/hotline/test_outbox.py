@@ -81,3 +81,32 @@ def test_redis_down_keeps_rows_until_the_relay_catches_up(app: Flask, queue: Que
     assert relay_pending() == 1
     assert pending() == 0
     assert len(queue.job_ids) == 1
+
+
+@needs_redis
+def test_a_batch_goes_in_one_round_and_a_stale_claim_is_taken_again(app: Flask, queue: Queue):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hotline.models import utcnow
+    from hotline.outbox import CLAIM_TIMEOUT
+
+    for n in range(30):
+        enqueue_on_commit("relay_outbox", limit=n + 1)
+        notify_on_commit("ticket.updated", {"reference": f"R{n}"}, rooms=["office"])
+    db.session.commit()
+    first, second = db.session.scalars(select(OutboxItem.id).order_by(OutboxItem.id).limit(2))
+    # One row is held by a relay at work now; another by one that stopped long ago.
+    db.session.execute(update(OutboxItem).where(OutboxItem.id == first).values(claimed_at=utcnow()))
+    stale = utcnow() - CLAIM_TIMEOUT - timedelta(seconds=1)
+    db.session.execute(update(OutboxItem).where(OutboxItem.id == second).values(claimed_at=stale))
+    db.session.commit()
+    held_kind = db.session.scalar(select(OutboxItem.kind).where(OutboxItem.id == first))
+    db.session.rollback()
+    assert relay_pending() == 59  # all but the one another relay holds
+    assert len(queue.job_ids) == (29 if held_kind == "job" else 30)
+    assert pending() == 1
+    db.session.rollback()
+    row = db.session.get(OutboxItem, first)
+    assert row is not None and row.relayed_at is None

@@ -177,7 +177,23 @@ def test_the_next_sweep_is_scheduled_once_on_rqs_scheduler(app: Flask) -> None:
     assert schedule_sweep() is None  # every worker asks; one job
     registry = ScheduledJobRegistry(queue=get_queue())
     assert first in registry.get_job_ids()
+    job = get_queue().fetch_job(first)
+    assert job is not None and job.func_name == "hotline.jobs.sweep_deadlines"
+    assert set(job.kwargs) == {"full"}
 
     from hotline.jobs import sweep_deadlines
 
     assert sweep_deadlines()["filled"] == 0  # what the scheduled job runs
+
+
+def test_a_quick_round_looks_back_a_little_and_a_full_round_at_everything(
+    staff: Any, consult: str
+) -> None:
+    t = ticket(consult)
+    long_after = t.sign_due_at + timedelta(days=2)  # beyond SWEEP_LOOKBACK_S
+    with simulated_now(long_after):
+        assert sweep(full=False).get("sign_red", 0) == 0
+        assert sweep(full=True)["sign_red"] == 1
+    just_after = t.due_at + timedelta(minutes=3)
+    with simulated_now(just_after):
+        assert sweep(full=False)["due_red"] == 1  # within the lookback
