@@ -240,3 +240,47 @@ def survey_reply(ticket: Ticket, inbound: Message) -> str | None:
         .order_by(Message.id)
         .limit(1)
     )
+
+
+# -- by keypad, when the citizen calls the hotline --------------------------------------
+
+KEYS = {"1": Satisfaction.SATISFIED, "2": Satisfaction.BASIC, "3": Satisfaction.DISSATISFIED}
+
+
+def awaiting_visit(phone_e164: str | None) -> Ticket | None:
+    """The caller's latest ticket that awaits its follow-up visit (SMS survey sent or
+    not: a landline caller is rated this way too)."""
+    if not phone_e164:
+        return None
+    return db.session.scalar(
+        select(Ticket)
+        .join(Contact, Ticket.contact_id == Contact.id)
+        .where(
+            Contact.phone_hash == privacy.lookup_hash(phone_e164),
+            Ticket.status == TicketStatus.PENDING_VISIT,
+        )
+        .order_by(Ticket.replied_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
+
+
+def answer_by_key(reference: str, phone_e164: str | None, digit: str) -> str | None:
+    """Rate the caller's own ticket from the keypad; returns "thanks" or "redo", or None
+    when the key is no rating or the ticket is not theirs or no longer awaits a visit."""
+    from hotline.tickets.closing import visit_ticket
+
+    satisfaction = KEYS.get((digit or "").strip()[:1])
+    ticket = awaiting_visit(phone_e164)
+    if satisfaction is None or ticket is None or ticket.reference != reference:
+        return None
+    solved = Solved.UNSOLVED if satisfaction == Satisfaction.DISSATISFIED else Solved.SOLVED
+    visited = visit_ticket(
+        reference,
+        None,
+        reached=True,
+        solved=solved,
+        satisfaction=satisfaction,
+        method="ivr",
+        note=f"来电按键评价：{digit[:1]}",
+    )
+    return "redo" if visited.status == TicketStatus.IN_PROGRESS else "thanks"

@@ -174,3 +174,19 @@ SPEECH_HINTS = ",".join(
     [word for _, words in _MENU_WORDS for word in words]
     + [word for words in _EMERGENCY_WORDS.values() for word in words]
 )
+
+
+# -- the follow-up visit by keypad (hotline.visits) --------------------------------------
+
+
+def visit_survey(reference: str) -> str:
+    """Asked before the menu of a caller whose ticket awaits its follow-up visit."""
+    return (
+        f"您好，您尾号为{spoken_digits(reference[-4:])}的工单已办理答复。"
+        "请对办理结果进行评价：满意请按1，基本满意请按2，不满意请按3；"
+        "跳过评价请按0。"
+    )
+
+
+VISIT_THANKS = "感谢您的评价。"
+VISIT_REDO = "已收到您的评价，我们将督促承办单位重新办理。"

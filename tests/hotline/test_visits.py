@@ -4,6 +4,7 @@ counts as an unreachable attempt, and a caller without a mobile is visited by ph
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from tests.api_helpers import new_ticket, ok
 from tests.web.test_twilio_sms import BASE, CITIZEN, NUMBER, TOKEN, send
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+VOICE_NUMBER = "+14155550123"
 
 
 def local(text: str) -> datetime:
@@ -164,3 +166,46 @@ def test_a_caller_without_a_mobile_is_visited_by_phone(app: Flask, staff: Any) -
         )["status"]
         == "closed"
     )
+
+
+# -- by keypad, when the citizen calls ---------------------------------------------------
+
+
+def test_a_caller_awaiting_a_visit_rates_it_from_the_keypad_then_gets_the_menu(
+    app: Flask, staff: Any, client: FlaskClient
+) -> None:
+    from tests.web import test_twilio_voice as voice
+    from tests.web.test_twilio_voice import call, path_and_query, post, verbs
+
+    app.config.update(
+        PUBLIC_BASE_URL=voice.BASE, TWILIO_AUTH_TOKEN=voice.TOKEN, TWILIO_NUMBER=VOICE_NUMBER
+    )
+    with simulated_now(local("2025-09-29T09:00:00")):
+        reference = new_ticket(staff, content="楼道灯坏了", phone="0750-3221234")
+        ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
+        ok(staff.act("pjq", reference, "sign"))
+        ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "已修复"}))
+        ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
+    landline = "+867503221234"
+    root = post(client, "/twilio/voice", call(caller=landline, To=VOICE_NUMBER))
+    assert verbs(root) == ["Gather", "Gather", "Redirect"]
+    survey = root.find("Gather")
+    assert survey is not None and "满意请按1" in (survey.findtext("Say") or "")
+    path, query = path_and_query(survey.get("action", ""))
+    assert path == "/twilio/voice/visit" and query["ticket"] == [reference]
+
+    action = f"/twilio/voice/visit?ticket={reference}"
+    answered = post(client, action, call(caller=landline, To=VOICE_NUMBER, Digits="3"))
+    assert "重新办理" in (answered.findtext("Say") or "")
+    assert answered.find("Gather") is not None  # on to the menu
+    t = ticket(reference)
+    assert (t.status, t.redo_count) == ("in_progress", 1)
+    visit = db.session.scalar(select(Visit).where(Visit.ticket_id == t.id))
+    assert visit is not None and (visit.method, visit.satisfaction) == ("ivr", "dissatisfied")
+    again = post(client, action, call(caller=landline, To=VOICE_NUMBER, Digits="3"))
+    assert "重新办理" not in (again.findtext("Say") or "")  # the retry changes nothing
+    assert db.session.scalar(select(func.count(Visit.id))) == 1
+
+    # Someone else's phone cannot rate the ticket; a caller with nothing to rate gets the menu.
+    other = post(client, "/twilio/voice", call(sid="CA" + "7" * 32, caller="+8613912345678"))
+    assert "满意请按1" not in ET.tostring(other, encoding="unicode")

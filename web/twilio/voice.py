@@ -27,7 +27,7 @@ def _say(parent: Any, text: str) -> None:
     parent.say(text, language=config.get("TWILIO_LANGUAGE", "zh-CN"), voice=config["TWILIO_VOICE"])
 
 
-def _menu(response: VoiceResponse, step: int, *, again: bool = False) -> None:
+def _menu(response: VoiceResponse, step: int, *, again: bool = False, greet: bool = True) -> None:
     action = url_for("twilio.voice_menu", step=step)
     gather = response.gather(
         input="dtmf speech",
@@ -39,7 +39,7 @@ def _menu(response: VoiceResponse, step: int, *, again: bool = False) -> None:
         action=action,
         method="POST",
     )
-    _say(gather, (say.MENU_AGAIN if again else say.WELCOME) + say.MENU)
+    _say(gather, (say.MENU_AGAIN if again else say.WELCOME if greet else "") + say.MENU)
     response.redirect(action, method="POST")  # silence: the menu sends them to an agent
 
 
@@ -107,7 +107,63 @@ def render(plan: CallPlan) -> VoiceResponse:
 @bp.post("/voice")
 @twilio_webhook
 def voice_answer() -> Response:
-    return twiml(render(voice.answer_call(request.form)))
+    plan = voice.answer_call(request.form)
+    if plan.step == Step.MENU:
+        awaiting = _awaiting_visit(request.form.get("From"))
+        if awaiting is not None:  # a rating first (回访), then the menu
+            return twiml(_visit_survey(awaiting))
+    return twiml(render(plan))
+
+
+def _caller(raw: str | None) -> str | None:
+    from hotline.phones import parse_phone
+
+    return parse_phone(raw or "", current_app.config["DEFAULT_REGION"]).e164
+
+
+def _awaiting_visit(raw: str | None) -> str | None:
+    from hotline.visits import awaiting_visit
+
+    try:
+        ticket = awaiting_visit(_caller(raw))
+    except Exception:  # the caller is answered whatever the database does
+        current_app.logger.exception("visit lookup failed; the menu plays")
+        return None
+    return ticket.reference if ticket is not None else None
+
+
+def _visit_survey(reference: str) -> VoiceResponse:
+    response = VoiceResponse()
+    action = url_for("twilio.voice_visit", ticket=reference)
+    gather = response.gather(input="dtmf", num_digits=1, timeout=6, action=action, method="POST")
+    _say(gather, say.WELCOME + say.visit_survey(reference))
+    _menu(response, 1, greet=False)  # no key: on to the menu
+    return response
+
+
+@bp.post("/voice/visit")
+@twilio_webhook
+def voice_visit() -> Response:
+    """The caller's rating from the keypad; then the menu as usual."""
+    from hotline.visits import answer_by_key
+
+    reference = str(request.args.get("ticket", ""))[:32]
+    try:
+        outcome = answer_by_key(
+            reference, _caller(request.form.get("From")), request.form.get("Digits", "")
+        )
+    except HotlineError:
+        outcome = None  # rated already (Twilio's retry) or closed meanwhile
+    except Exception:  # the caller goes on to the menu whatever the database does
+        current_app.logger.exception("keypad rating of %s not recorded", reference)
+        outcome = None
+    response = VoiceResponse()
+    if outcome == "thanks":
+        _say(response, say.VISIT_THANKS)
+    elif outcome == "redo":
+        _say(response, say.VISIT_REDO)
+    _menu(response, 1, greet=False)
+    return twiml(response)
 
 
 @bp.post("/voice/menu")
