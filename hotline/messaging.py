@@ -279,9 +279,10 @@ def send_message(message_id: int) -> str:
     that number with that body since the attempt): if so it is recorded as sent,
     otherwise it is sent now. `resend_stuck` re-runs such jobs.
 
-    Transient failures (5xx, 429, network) put it back to queued and re-raise, so RQ's
-    Retry sends it later; a permanent 4xx marks it failed; rejected credentials (401)
-    or none at all hold it for `resend_held`.
+    Twilio's transient answers (5xx, 429) put it back to queued and re-raise, so RQ's
+    Retry sends it later; no answer at all (timeout, dropped connection) leaves it
+    "sending", to be checked with Twilio as above; a permanent 4xx marks it failed;
+    rejected credentials (401) or none at all hold it for `resend_held`.
     """
     message = db.session.scalar(select(Message).where(Message.id == message_id).with_for_update())
     if message is None:
@@ -316,21 +317,28 @@ def send_message(message_id: int) -> str:
             db.session.rollback()
             _send_later(message_id, resume, reference)
             return MessageStatus.QUEUED
-    try:
-        taken = _taken_by_twilio(client, message, sender) if interrupted else None
-    except (TwilioRestException, TwilioServiceException) as exc:
-        _note_transient(message_id, reference, f"checking an interrupted send: {_describe(exc)}")
-        raise
-    if taken is not None:
-        log.info(
-            "ticket %s: SMS %s had reached Twilio before a worker stopped", reference, message_id
-        )
-        return _sent(message, taken, reference)
-    if opted_out:
-        return _opted_out(message, reference)
+    # "sending" from here on, with this run's time: another run leaves it alone now,
+    # and the lock is given back before Twilio is called (SQLite: no writer waits).
+    since = (message.attempted_at or message.at) - timedelta(minutes=5)
     message.status = MessageStatus.SENDING
     message.attempted_at = now
+    body = message.body
     db.session.commit()
+    if interrupted:
+        try:
+            taken = _taken_by_twilio(client, peer, sender, body, since)
+        except Exception as exc:  # an error page, a timeout: still unknown, checked again
+            _note_unsure(message_id, reference, f"checking an interrupted send: {exc}")
+            raise
+        if taken is not None:
+            log.info(
+                "ticket %s: SMS %s had reached Twilio before a worker stopped",
+                reference,
+                message_id,
+            )
+            return _sent(_locked(message_id), taken, reference)
+        if opted_out:
+            return _opted_out(_locked(message_id), reference)
     arguments: dict[str, Any] = {"to": peer, "from_": sender, "body": message.body}
     callback = _status_callback()
     if callback:
@@ -353,11 +361,7 @@ def send_message(message_id: int) -> str:
     except Exception as exc:
         # No answer from Twilio (a timeout, a dropped connection): it may have taken the
         # message. It stays "sending": after SENDING_GRACE the next run asks Twilio.
-        problem = f"{exc.__class__.__name__}: {exc}"
-        unsure = _locked(message_id)
-        unsure.error = f"no answer from Twilio, will check: {problem}"[:2000]
-        db.session.commit()
-        log.warning("ticket %s: SMS %s: no answer from Twilio: %s", reference, message_id, problem)
+        _note_unsure(message_id, reference, f"{exc.__class__.__name__}: {exc}")
         raise
     return _sent(_locked(message_id), str(sent.sid), reference)
 
@@ -426,16 +430,22 @@ def _sent(message: Message, sid: str, reference: str) -> str:
     return MessageStatus.SENT
 
 
-def _taken_by_twilio(client: Any, message: Message, sender: str) -> str | None:
-    """The sid of the text Twilio accepted for `message` in an interrupted run, if any:
-    sent to the same number, from ours, with the same body, since the attempt."""
-    since = (message.attempted_at or message.at) - timedelta(minutes=5)
-    for found in client.messages.list(
-        to=message.peer, from_=sender, date_sent_after=since, limit=50
-    ):
-        if found.body == message.body:
+def _taken_by_twilio(client: Any, peer: str, sender: str, body: str, since: datetime) -> str | None:
+    """The sid of the text Twilio took for this message in an interrupted run, if any:
+    to the same number, from ours, with the same body, created since the attempt (the
+    newest first; one Twilio has not sent yet has no date_sent, so creation counts)."""
+    for found in client.messages.list(to=peer, from_=sender, limit=50):
+        created = found.date_created
+        if found.body == body and (created is None or created >= since):
             return str(found.sid)
     return None
+
+
+def _note_unsure(message_id: int, reference: str, problem: str) -> None:
+    unsure = _locked(message_id)
+    unsure.error = f"no answer from Twilio, will check: {problem}"[:2000]
+    db.session.commit()
+    log.warning("ticket %s: SMS %s: no answer from Twilio: %s", reference, message_id, problem)
 
 
 def _hold(message: Message, reference: str, why: str) -> str:
@@ -466,13 +476,17 @@ def _note_transient(message_id: int, reference: str, problem: str) -> None:
 def resend_stuck(limit: int = 500) -> int:
     """Run again the sending of messages a stopped worker left behind: "sending" for
     longer than SENDING_GRACE, or "queued" for longer than STUCK_AFTER (their job was
-    lost with its worker). Sending is idempotent, so a job that is merely slow is
-    harmless to repeat. Returns how many were queued again."""
-    from hotline.queue import enqueue_outbox_job
+    lost with its worker); messages waiting out the quiet hours are left to their
+    scheduled job. Sending is idempotent, so a job that is merely slow is harmless to
+    repeat; one already queued for this hour is not queued again. Returns how many
+    were queued again."""
+    from rq.job import Job
+
+    from hotline.queue import enqueue_outbox_job, redis_connection
 
     now = utcnow()
-    rows = db.session.execute(
-        select(Message.id, Message.ticket_id)
+    rows = db.session.scalars(
+        select(Message)
         .where(
             Message.direction == MessageDirection.OUTBOUND,
             (
@@ -481,16 +495,23 @@ def resend_stuck(limit: int = 500) -> int:
             )
             | ((Message.status == MessageStatus.QUEUED) & (Message.at <= now - STUCK_AFTER)),
         )
-        .order_by(Message.id)
+        .order_by(Message.status.desc(), Message.id)  # "sending" before "queued"
         .limit(limit)
     ).all()
+    due = [m.id for m in rows if m.status == MessageStatus.SENDING or quiet_until(now, m) is None]
     db.session.rollback()
     slot = int(now.timestamp() // STUCK_AFTER.total_seconds())
-    for message_id, _ticket_id in rows:
-        enqueue_outbox_job(f"sms{message_id}-{slot}", "send_sms", {"message_id": message_id})
-    if rows:
-        log.info("resend_stuck: %d SMS queued again", len(rows))
-    return len(rows)
+    connection = redis_connection()
+    queued = 0
+    for message_id in due:
+        job_key = f"sms{message_id}-{slot}"
+        if Job.exists(f"outbox-{job_key}", connection=connection):
+            continue
+        enqueue_outbox_job(job_key, "send_sms", {"message_id": message_id})
+        queued += 1
+    if queued:
+        log.info("resend_stuck: %d SMS queued again", queued)
+    return queued
 
 
 def resend_held(limit: int = 500) -> int:

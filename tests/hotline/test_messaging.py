@@ -15,7 +15,7 @@ import requests
 from flask import Flask
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
@@ -531,3 +531,24 @@ def test_non_urgent_texts_wait_out_the_quiet_hours(
     expected = datetime.fromisoformat(waits_until).replace(tzinfo=shanghai)
     assert at.timestamp() == expected.timestamp()
     assert ticket.reference  # kept for the failure message
+
+
+def test_a_failed_check_of_an_interrupted_send_keeps_it_sending(
+    app: Flask, recorder: RecordingHttpClient
+) -> None:
+    """Twilio answering the check with an error says nothing of the message itself: it
+    is not put back to "queued" (which would send it unchecked), it is checked again."""
+    accept()
+    [message] = outbound_sms()
+    later = utcnow() + messaging.SENDING_GRACE + timedelta(seconds=5)
+    message.status = "sending"
+    message.attempted_at = utcnow()
+    db.session.commit()
+    recorder.answers.append(error(429, 20429, "Too Many Requests"))
+    with simulated_now(later), pytest.raises(TwilioException):
+        jobs.send_sms(message.id)
+    db.session.expire_all()
+    assert db.session.get(Message, message.id).status == "sending"
+    with simulated_now(later + messaging.SENDING_GRACE + timedelta(seconds=5)):
+        assert jobs.send_sms(message.id) == "sent"
+    assert [r["method"] for r in recorder.requests] == ["GET", "GET", "POST"]
