@@ -28,7 +28,7 @@ from sqlalchemy import exists, select
 from hotline import messaging, privacy
 from hotline.extensions import db
 from hotline.models import Contact, DeadlineAlert, Message, Ticket, utcnow
-from hotline.models.enums import Satisfaction, Solved, TicketStatus
+from hotline.models.enums import MessageStatus, Satisfaction, Solved, TicketStatus
 from hotline.outbox import notify_on_commit
 from hotline.tickets.common import record
 
@@ -38,9 +38,9 @@ BATCH = 500
 SURVEY_KIND = "visit_survey"
 BY_PHONE = "visit_by_phone"  # no SMS possible: the centre visits by phone
 # Longest first: 不满意 before 满意, 没有解决 before 解决.
+# "不满意", "不太满意", "不是很满意", "很不满意", "不怎么满意": a negation before 满意.
+_NOT_SATISFIED = re.compile(r"不.{0,2}满意|没.{0,2}满意")
 _SATISFACTION_WORDS = (
-    ("不太满意", Satisfaction.DISSATISFIED),
-    ("不满意", Satisfaction.DISSATISFIED),
     ("基本满意", Satisfaction.BASIC),
     ("一般", Satisfaction.BASIC),
     ("非常满意", Satisfaction.SATISFIED),
@@ -62,8 +62,10 @@ _LETTERS = {"Y": Solved.SOLVED, "是": Solved.SOLVED, "N": Solved.UNSOLVED, "否
 
 # Words around an answer that say nothing more ("满意，谢谢").
 _FILLER = re.compile(r"谢谢|感谢|您好|你好|的|了|啊|吧|呢|哦")
-# More than this many other characters: a message, not an answer.
+# More than this many other characters: a message, not an answer ("还有2个问题没处理"
+# is no rating 2); with the answer in words a short comment may follow it.
 MAX_COMMENT = 10
+MAX_KEYED_COMMENT = 3
 
 
 @dataclass(frozen=True)
@@ -82,24 +84,30 @@ def read_answer(text: str) -> Answer | None:
         if word in rest:
             solved, rest = value, rest.replace(word, "", 1)
             break
+    negated = _NOT_SATISFIED.search(rest)
+    if negated:
+        satisfaction, rest = Satisfaction.DISSATISFIED, rest.replace(negated.group(), "", 1)
     for word, value in _SATISFACTION_WORDS:
-        if word in rest:
+        if satisfaction is None and word in rest:
             satisfaction, rest = value, rest.replace(word, "", 1)
             break
+    keyed = False  # a bare digit or letter answers only a short text ("1Y", "3 谢谢")
     if satisfaction is None:
         digit = re.search(r"(?<!\d)[123](?!\d)", rest)
         if digit:
-            satisfaction = _DIGITS[digit.group()]
+            satisfaction, keyed = _DIGITS[digit.group()], True
             rest = rest[: digit.start()] + rest[digit.end() :]
     if solved is None:
         letter = re.search(r"(?<![A-Z])[YN](?![A-Z])", rest)
         if letter:
-            solved = _LETTERS[letter.group()]
+            solved, keyed = _LETTERS[letter.group()], True
             rest = rest[: letter.start()] + rest[letter.end() :]
         elif rest in ("是", "否"):
             solved, rest = _LETTERS[rest], ""
     leftover = re.sub(_FILLER, "", rest)
-    if (satisfaction is None and solved is None) or len(leftover) > MAX_COMMENT:
+    if (satisfaction is None and solved is None) or len(leftover) > (
+        MAX_KEYED_COMMENT if keyed else MAX_COMMENT
+    ):
         return None
     if satisfaction is None:
         satisfaction = (
@@ -159,11 +167,7 @@ def _send_survey(ticket_id: int, now: datetime) -> bool:
         return False
     message = messaging.notify_ticket(ticket, SURVEY_KIND)
     if message is None:  # no mobile, anonymous, no reply wanted, opted out: an agent calls
-        from hotline.sweeps import claim
-
-        if claim(ticket, BY_PHONE, ticket.visit_due_at or now):
-            record(ticket, BY_PHONE, None, note="无法短信回访，请电话回访")
-            notify_on_commit("visit.by_phone", {"reference": ticket.reference}, rooms=["office"])
+        _by_phone(ticket, now, "无法短信回访，请电话回访")
         db.session.commit()
         return False
     ticket.visit_survey_at = now
@@ -184,8 +188,30 @@ def _give_up(ticket_id: int, now: datetime) -> bool:
     ):
         db.session.rollback()
         return False
+    survey_status = db.session.scalar(
+        select(Message.status)
+        .where(Message.ticket_id == ticket.id, Message.kind == SURVEY_KIND)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if survey_status not in (MessageStatus.SENT, MessageStatus.DELIVERED):
+        # Never reached the citizen (held without credentials, failed, opted out): their
+        # silence says nothing. The centre visits by phone instead.
+        ticket.visit_survey_at = None
+        _by_phone(ticket, now, "短信回访未能发出，请电话回访")
+        db.session.commit()
+        return False
     visit_ticket(ticket.reference, None, reached=False, method="sms", note="短信回访未获回复")
     return True
+
+
+def _by_phone(ticket: Ticket, now: datetime, note: str) -> None:
+    """Flag the ticket for a visit by phone, once per visit round (its visit_due_at)."""
+    from hotline.sweeps import claim
+
+    if claim(ticket, BY_PHONE, ticket.visit_due_at or now):
+        record(ticket, BY_PHONE, None, note=note)
+        notify_on_commit("visit.by_phone", {"reference": ticket.reference}, rooms=["office"])
 
 
 def _answer_due(sent_at: datetime) -> datetime:
@@ -210,7 +236,11 @@ def sweep_visits(now: datetime | None = None) -> dict[str, int]:
     db.session.rollback()
     unanswered = [ticket_id for ticket_id, sent in outstanding if _answer_due(sent) <= now]
     gave_up = sum(_give_up(ticket_id, now) for ticket_id in unanswered)
-    by_phone = exists().where(DeadlineAlert.ticket_id == Ticket.id, DeadlineAlert.kind == BY_PHONE)
+    by_phone = exists().where(  # flagged for a phone visit in this round already
+        DeadlineAlert.ticket_id == Ticket.id,
+        DeadlineAlert.kind == BY_PHONE,
+        DeadlineAlert.deadline == Ticket.visit_due_at,
+    )
     due = db.session.scalars(
         select(Ticket.id)
         .where(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hotline.extensions import db
 from hotline.models import DeadlineAlert, Message, Ticket, Visit
@@ -39,6 +39,10 @@ def local(text: str) -> datetime:
         ("基本满意 部分解决", ("basic", "partly")),
         ("没解决，路灯还是不亮", ("dissatisfied", "unsolved")),
         ("不满意", ("dissatisfied", "unsolved")),
+        ("不是很满意", ("dissatisfied", "unsolved")),
+        ("很不满意，没人来修", ("dissatisfied", "unsolved")),
+        ("3 谢谢", ("dissatisfied", "unsolved")),
+        ("还有2个问题没处理", None),
         ("是不是还没修好", None),
         ("我对你们的处理很不满意，路灯还是不亮，已经一个月了", None),
         ("440700202510090000011", None),
@@ -126,20 +130,59 @@ def test_a_message_that_is_no_answer_joins_the_thread(replied: str, client: Flas
     assert t.status == "pending_visit" and t.visit_survey_at is not None
 
 
+def delivered() -> None:
+    """Twilio took the surveys (the worker's send_sms, with credentials)."""
+    db.session.execute(
+        update(Message)
+        .where(Message.kind == "visit_survey", Message.status == "queued")
+        .values(status="sent")
+    )
+    db.session.commit()
+
+
 def test_silence_is_an_unreachable_attempt_until_the_ticket_closes(replied: str) -> None:
     assert sweep_at("2025-09-29T09:05:00") == {"visit_survey": 1}
+    delivered()
     # A day to answer, counted like every limit: to the end of the next working day.
     assert sweep_at("2025-09-30T23:59:00") == {}
     assert sweep_at("2025-10-01T00:10:00") == {"visit_unanswered": 1, "visit_survey": 1}
+    delivered()
     # Sent on a holiday: the next working day is 10-09 (after National Day) …
     assert sweep_at("2025-10-09T12:00:00") == {}
     assert sweep_at("2025-10-10T00:05:00") == {"visit_unanswered": 1, "visit_survey": 1}
+    delivered()
     # … and after Friday 10-10 comes Saturday 10-11, a make-up working day.
     assert sweep_at("2025-10-11T12:00:00") == {}
     assert sweep_at("2025-10-12T00:05:00") == {"visit_unanswered": 1}
     t = ticket(replied)
     assert (t.status, t.disposition, t.visit_attempts) == ("closed", "unreachable", 3)
     assert surveys(replied) == 3
+
+
+def test_a_survey_that_never_went_out_is_no_silence(replied: str) -> None:
+    """Held for lack of credentials (or failed): the citizen was never asked, so the
+    ticket is flagged for a phone visit instead of counting an unreachable attempt."""
+    assert sweep_at("2025-09-29T09:05:00") == {"visit_survey": 1}
+    db.session.execute(update(Message).where(Message.kind == "visit_survey").values(status="held"))
+    db.session.commit()
+    assert sweep_at("2025-10-01T00:10:00") == {}
+    t = ticket(replied)
+    assert (t.status, t.visit_attempts, t.visit_survey_at) == ("pending_visit", 0, None)
+    kinds = db.session.scalars(select(DeadlineAlert.kind).where(DeadlineAlert.ticket_id == t.id))
+    assert list(kinds) == ["visit_by_phone"]
+    assert sweep_at("2025-10-09T09:00:00") == {}  # not texted again in this round
+
+
+def test_a_redone_ticket_is_surveyed_again_in_its_next_round(
+    replied: str, client: FlaskClient, staff: Any
+) -> None:
+    sweep_at("2025-09-29T09:05:00")
+    send(client, "SM" + "d" * 32, "3N")  # dissatisfied: redone
+    with simulated_now(local("2025-09-30T10:00:00")):
+        ok(staff.act("pjq", replied, "reply", {"result": "solved", "text": "已重新修复"}))
+        ok(staff.act("dispatcher", replied, "review_reply", {"approve": True}))
+    assert sweep_at("2025-09-30T10:05:00") == {"visit_survey": 1}
+    assert surveys(replied) == 2
 
 
 def test_a_caller_without_a_mobile_is_visited_by_phone(app: Flask, staff: Any) -> None:
