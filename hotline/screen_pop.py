@@ -133,10 +133,12 @@ def take_call(
 ) -> tuple[Ticket, bool]:
     """The ticket made from the call, linked to it, then acted on with `outcome` (if any)
     and its `arguments`, already checked with the action's schema (web.desk.forms.checked)
-    so a wrong outcome writes nothing.
+    so a mistyped outcome writes nothing.
 
     Returns (ticket, created). `nonce` is the form's own id: the same form sent twice
-    returns the first ticket and does not act again."""
+    returns the first ticket; its decision is carried out if the ticket still waits for
+    one (the first attempt was refused and the agent sent the form again), never twice.
+    A call put through to one agent is taken by that agent (or a dispatcher or admin)."""
     from hotline.intake.voice_agents import link_call_to_ticket, new_ticket_for_call
     from hotline.tickets.service import open_ticket, perform
 
@@ -146,11 +148,19 @@ def take_call(
         raise InvalidInput(
             f"outcome must be one of {', '.join(OUTCOMES)}", "处理方式无效", field="then"
         )
+    call = db.session.scalar(select(CallRecord).where(CallRecord.call_sid == call_sid))
+    if (
+        call is not None
+        and call.agent_id not in (None, agent.id)
+        and agent.role not in (Role.DISPATCHER, Role.ADMIN)
+    ):
+        raise PermissionDenied(
+            "this call was put through to another agent", "该来电已转接给其他话务员"
+        )
     new = new_ticket_for_call(call_sid, **ticket_fields, external_id=f"call:{nonce}"[:64])
     ticket, created = open_ticket(new, agent)
-    if not created:
-        return ticket, False
-    link_call_to_ticket(call_sid, ticket)
+    if created:
+        link_call_to_ticket(call_sid, ticket)
     if outcome is not None and ticket.status == TicketStatus.ACCEPTED:
         ticket = perform(ticket.reference, outcome, agent, dict(arguments or {}))
-    return ticket, True
+    return ticket, created

@@ -309,3 +309,29 @@ def socket_event_id(sid: str) -> int:
     )
     assert found is not None
     return int(found)
+
+
+def test_another_agents_call_is_theirs_and_supervisors_see_it_masked(lines: Flask) -> None:
+    login(lines, "agent-a", "agent")
+    other = login(lines, "agent-b", "agent")
+    _answered_by(_user("agent-a"))
+    refused = _take(other, content="我来替他受理")
+    assert refused.status_code == 403 and "其他话务员" in refused.text and _tickets() == []
+    supervisor = login(lines, "sup", "supervisor")
+    page = supervisor.get(f"/console/calls/{SID}", headers=ZH).text
+    assert CALLER not in page and "138****8000" in page
+    dispatcher = login(lines, "disp", "dispatcher")
+    assert _take(dispatcher, content="派单员可以代为受理").status_code == 303
+
+
+def test_a_refused_decision_is_carried_out_when_the_form_is_sent_again(lines: Flask) -> None:
+    agent = login(lines, "agent-a", "agent")
+    _answered_by(_user("agent-a"))
+    first = _take(agent, then="dispatch", content="路灯坏了", department="NOPE")
+    assert first.status_code in (404, 422)
+    again = _take(agent, then="dispatch", content="路灯坏了", department="PJQ")
+    assert again.status_code == 303
+    (ticket,) = _tickets()
+    assert ticket.status == "pending_sign" and ticket.department.code == "PJQ"
+    twice = _take(agent, then="dispatch", content="路灯坏了", department="PJQ")
+    assert twice.status_code == 303 and len(_tickets()) == 1  # not dispatched again

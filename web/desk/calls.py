@@ -16,15 +16,16 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from pydantic import ValidationError
 
-from hotline import screen_pop
+from hotline import privacy, screen_pop
 from hotline.errors import HotlineError, InvalidInput
 from hotline.extensions import db
 from hotline.intake.voice_agents import call_context
 from hotline.models import CallRecord
 from hotline.models.enums import TicketType, Urgency
+from hotline.tickets.access import FULL_IDENTITY
 from web.api.schemas import TicketCreate
 from web.desk import bp
 from web.desk.console import _console_user
@@ -64,6 +65,8 @@ def _ticket_fields() -> dict[str, Any]:
 def _page(call: CallRecord, *, error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     db.session.rollback()  # a refused ticket leaves nothing half-written behind
     context = call_context(call.call_sid)
+    if current_user.role not in FULL_IDENTITY:  # supervisors see masked numbers
+        context["caller"]["phone"] = privacy.mask_phone(context["caller"]["phone"])
     form = request.form if request.method == "POST" else {}
     content = form.get("content", "")
     found = (
