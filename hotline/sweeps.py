@@ -49,6 +49,7 @@ S = TicketStatus
 # Where a unit's handling clock runs (the sign clock only while unsigned).
 HANDLING = (S.PENDING_SIGN, S.IN_PROGRESS, S.EXTENSION_REVIEW)
 BATCH = 500
+FILL_BATCHES = 200  # a full round fills in up to 100,000 missing warning times
 NOTES = {
     "sign_yellow": "签收时限即将届满（黄牌预警）",
     "sign_red": "已超过签收时限（红牌）",
@@ -100,21 +101,25 @@ def _tell(ticket: Ticket, kind: str, deadline: datetime, note: str) -> None:
 
 
 def _each(
-    query: Any,
-    kind: str,
-    deadline_of: Callable[[Ticket], datetime | None],
-    act: Callable[..., None],
+    query: Any, kind: str, column: Any, statuses: tuple[str, ...], act: Callable[..., None]
 ) -> int:
-    """Raise `kind` for each ticket of `query` (batch by batch); returns how many."""
+    """Raise `kind` for each ticket of `query` (batch by batch) at the deadline held in
+    `column`; returns how many. Under the ticket's lock the state and the deadline are
+    read again: a ticket signed, replied or given a new deadline since the query is
+    left for the round that finds it as it is now."""
     raised = 0
-    ids = db.session.scalars(
-        query.with_only_columns(Ticket.id).order_by(Ticket.id).limit(BATCH)
+    found = db.session.execute(
+        query.with_only_columns(Ticket.id, column).order_by(Ticket.id).limit(BATCH)
     ).all()
     db.session.rollback()
-    for ticket_id in ids:
+    for ticket_id, deadline in found:
         ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-        deadline = deadline_of(ticket) if ticket is not None else None
-        if ticket is None or deadline is None or not claim(ticket, kind, deadline):
+        if (
+            ticket is None
+            or ticket.status not in statuses
+            or getattr(ticket, column.key) != deadline
+            or not claim(ticket, kind, deadline)
+        ):
             db.session.rollback()
             continue
         try:
@@ -224,15 +229,22 @@ def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
     def window(column: Any, until: datetime) -> Any:
         return (column <= until) if since is None else column.between(since, until)
 
-    report = {"filled": fill_missing_warnings() if full else 0}
+    filled = 0
+    if full:  # rows from before the times were kept: all of them, a batch at a time
+        for _ in range(FILL_BATCHES):
+            batch = fill_missing_warnings()
+            filled += batch
+            if batch < BATCH:
+                break
+    report = {"filled": filled}
     signing = select(Ticket).where(Ticket.status == S.PENDING_SIGN)
     handling = select(Ticket).where(Ticket.status.in_(HANDLING))
-    sign_due = lambda t: t.sign_due_at  # noqa: E731
-    due = lambda t: t.due_at  # noqa: E731
+    signing_states = (S.PENDING_SIGN,)
     report["sign_red"] = _each(
         signing.where(window(Ticket.sign_due_at, now), _not_raised("sign_red", Ticket.sign_due_at)),
         "sign_red",
-        sign_due,
+        Ticket.sign_due_at,
+        signing_states,
         _warn,
     )
     report["sign_yellow"] = _each(
@@ -242,13 +254,15 @@ def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
             _not_raised("sign_yellow", Ticket.sign_due_at),
         ),
         "sign_yellow",
-        sign_due,
+        Ticket.sign_due_at,
+        signing_states,
         _warn,
     )
     report["due_red"] = _each(
         handling.where(window(Ticket.due_at, now), _not_raised("due_red", Ticket.due_at)),
         "due_red",
-        due,
+        Ticket.due_at,
+        HANDLING,
         _urge,
     )
     report["due_yellow"] = _each(
@@ -258,7 +272,8 @@ def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
             _not_raised("due_yellow", Ticket.due_at),
         ),
         "due_yellow",
-        due,
+        Ticket.due_at,
+        HANDLING,
         _warn,
     )
     days = int(current_app.config["SUPERVISE_AFTER_OVERDUE_DAYS"])
@@ -271,16 +286,37 @@ def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
                 window(Ticket.due_at, overdue_since), _not_raised("supervise", Ticket.due_at)
             ),
             "supervise",
-            due,
+            Ticket.due_at,
+            HANDLING,
             _supervise,
         )
     from hotline.visits import sweep_visits
 
-    report.update(sweep_visits(now))
-    report["return_review"] = _reviews(ReturnRequest, "return_review", S.RETURN_REVIEW, now)
-    report["extension_review"] = _reviews(
-        ExtensionRequest, "extension_review", S.EXTENSION_REVIEW, now
+    # One part failing (a database hiccup) must not stop the others: each is retried
+    # by the next round.
+    parts: tuple[tuple[str, Callable[[], Any]], ...] = (
+        ("visits", lambda: report.update(sweep_visits(now))),
+        (
+            "return_review",
+            lambda: report.update(
+                return_review=_reviews(ReturnRequest, "return_review", S.RETURN_REVIEW, now)
+            ),
+        ),
+        (
+            "extension_review",
+            lambda: report.update(
+                extension_review=_reviews(
+                    ExtensionRequest, "extension_review", S.EXTENSION_REVIEW, now
+                )
+            ),
+        ),
     )
+    for name, part in parts:
+        try:
+            part()
+        except Exception:
+            db.session.rollback()
+            log.exception("deadline sweep: %s failed; the next round retries", name)
     raised = {kind: n for kind, n in report.items() if n}
     if raised:
         log.info("deadline sweep: %s", ", ".join(f"{k} {n}" for k, n in raised.items()))

@@ -197,3 +197,56 @@ def test_a_quick_round_looks_back_a_little_and_a_full_round_at_everything(
     just_after = t.due_at + timedelta(minutes=3)
     with simulated_now(just_after):
         assert sweep(full=False)["due_red"] == 1  # within the lookback
+
+
+def test_a_ticket_changed_after_the_query_is_left_for_the_next_round(
+    staff: Any, consult: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extension lands between the sweep's query and its lock: the red card is not
+    raised against the old deadline (nor claimed for it), and comes for the new one."""
+    import hotline.sweeps as sweeps
+
+    with simulated_now(local("2025-09-29T11:00:00")):
+        ok(staff.act("pjq", consult, "sign"))
+    old_due = ticket(consult).due_at
+    real_claim = sweeps.claim
+    moved_due = old_due + timedelta(days=3)
+
+    def extension_lands_first(t: Ticket, kind: str, deadline: datetime) -> bool:
+        if kind == "due_red":
+            raise AssertionError("claimed against a deadline that moved")
+        return real_claim(t, kind, deadline)
+
+    real_execute = db.session.execute
+    moved = False
+
+    def execute(statement: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal moved
+        result = real_execute(statement, *args, **kwargs)
+        if (
+            not moved
+            and "ticket.due_at <=" in str(statement)
+            and "deadline_alert" in str(statement)
+        ):
+            rows = result.all()
+            moved = True
+            real_execute(update(Ticket).values(due_at=moved_due))  # another worker's extension
+            db.session.commit()
+            return _Rows(rows)
+        return result
+
+    monkeypatch.setattr(sweeps, "claim", extension_lands_first)
+    monkeypatch.setattr(db.session, "execute", execute)
+    with simulated_now(old_due + timedelta(minutes=5)):
+        sweep()
+    monkeypatch.undo()
+    assert moved and kinds(consult).count("due_red") == 0
+    assert at(moved_due + timedelta(minutes=5)).get("due_red") == 1
+
+
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def all(self) -> list[Any]:
+        return self.rows
