@@ -237,45 +237,23 @@ def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
             if batch < BATCH:
                 break
     report = {"filled": filled}
-    signing = select(Ticket).where(Ticket.status == S.PENDING_SIGN)
+    # kind, the clock's states, the deadline, when it is raised, its action
+    cards = (
+        ("sign_red", (S.PENDING_SIGN,), Ticket.sign_due_at, Ticket.sign_due_at, _warn),
+        ("sign_yellow", (S.PENDING_SIGN,), Ticket.sign_due_at, Ticket.sign_warn_at, _warn),
+        ("due_red", HANDLING, Ticket.due_at, Ticket.due_at, _urge),
+        ("due_yellow", HANDLING, Ticket.due_at, Ticket.due_warn_at, _warn),
+    )
+    for kind, states, deadline, raised_at, act in cards:
+        query = select(Ticket).where(
+            Ticket.status.in_(states),
+            window(raised_at, now),
+            _not_raised(kind, deadline),
+            # A warning only while its deadline is ahead (after it, the red card).
+            *([deadline > now] if raised_at is not deadline else []),
+        )
+        report[kind] = _each(query, kind, deadline, states, act)
     handling = select(Ticket).where(Ticket.status.in_(HANDLING))
-    signing_states = (S.PENDING_SIGN,)
-    report["sign_red"] = _each(
-        signing.where(window(Ticket.sign_due_at, now), _not_raised("sign_red", Ticket.sign_due_at)),
-        "sign_red",
-        Ticket.sign_due_at,
-        signing_states,
-        _warn,
-    )
-    report["sign_yellow"] = _each(
-        signing.where(
-            window(Ticket.sign_warn_at, now),
-            Ticket.sign_due_at > now,
-            _not_raised("sign_yellow", Ticket.sign_due_at),
-        ),
-        "sign_yellow",
-        Ticket.sign_due_at,
-        signing_states,
-        _warn,
-    )
-    report["due_red"] = _each(
-        handling.where(window(Ticket.due_at, now), _not_raised("due_red", Ticket.due_at)),
-        "due_red",
-        Ticket.due_at,
-        HANDLING,
-        _urge,
-    )
-    report["due_yellow"] = _each(
-        handling.where(
-            window(Ticket.due_warn_at, now),
-            Ticket.due_at > now,
-            _not_raised("due_yellow", Ticket.due_at),
-        ),
-        "due_yellow",
-        Ticket.due_at,
-        HANDLING,
-        _warn,
-    )
     days = int(current_app.config["SUPERVISE_AFTER_OVERDUE_DAYS"])
     if days > 0:
         overdue_since = limit_before(now, {"amount": days, "unit": "working_days"}).at

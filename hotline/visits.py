@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, select
@@ -118,8 +119,8 @@ def read_answer(text: str) -> Answer | None:
     return Answer(str(satisfaction), str(solved))
 
 
-def surveyed_ticket(phone_e164: str | None) -> Ticket | None:
-    """The sender's ticket whose SMS survey awaits an answer (the latest), if any."""
+def _awaiting(phone_e164: str | None, *where: Any, newest: Any) -> Ticket | None:
+    """The phone's latest ticket (by `newest`) waiting for its follow-up visit."""
     if not phone_e164:
         return None
     return db.session.scalar(
@@ -128,11 +129,16 @@ def surveyed_ticket(phone_e164: str | None) -> Ticket | None:
         .where(
             Contact.phone_hash == privacy.lookup_hash(phone_e164),
             Ticket.status == TicketStatus.PENDING_VISIT,
-            Ticket.visit_survey_at.is_not(None),
+            *where,
         )
-        .order_by(Ticket.visit_survey_at.desc(), Ticket.id.desc())
+        .order_by(newest.desc(), Ticket.id.desc())
         .limit(1)
     )
+
+
+def surveyed_ticket(phone_e164: str | None) -> Ticket | None:
+    """The sender's ticket whose SMS survey awaits an answer (the latest), if any."""
+    return _awaiting(phone_e164, Ticket.visit_survey_at.is_not(None), newest=Ticket.visit_survey_at)
 
 
 def answer_survey(ticket: Ticket, text: str) -> tuple[str, Answer]:
@@ -280,18 +286,7 @@ KEYS = {"1": Satisfaction.SATISFIED, "2": Satisfaction.BASIC, "3": Satisfaction.
 def awaiting_visit(phone_e164: str | None) -> Ticket | None:
     """The caller's latest ticket that awaits its follow-up visit (SMS survey sent or
     not: a landline caller is rated this way too)."""
-    if not phone_e164:
-        return None
-    return db.session.scalar(
-        select(Ticket)
-        .join(Contact, Ticket.contact_id == Contact.id)
-        .where(
-            Contact.phone_hash == privacy.lookup_hash(phone_e164),
-            Ticket.status == TicketStatus.PENDING_VISIT,
-        )
-        .order_by(Ticket.replied_at.desc(), Ticket.id.desc())
-        .limit(1)
-    )
+    return _awaiting(phone_e164, newest=Ticket.replied_at)
 
 
 def answer_by_key(reference: str, phone_e164: str | None, digit: str) -> str | None:

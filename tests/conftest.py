@@ -196,3 +196,16 @@ def staff(api: Api, catalogue: Any) -> Api:
     api.user("pjq", "handler", "PJQ")
     api.user("rsj", "handler", "RSJ")
     return api
+
+
+@pytest.fixture
+def queue(app: Flask):  # type: ignore[no-untyped-def]
+    """The app's RQ queue on the test Redis, emptied before and after (needs REDIS_URL)."""
+    from rq import Queue
+
+    from hotline.queue import DEFAULT_QUEUE, redis_connection
+
+    connection = redis_connection()
+    connection.flushdb()
+    yield Queue(DEFAULT_QUEUE, connection=connection)
+    connection.flushdb()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.metadata import version
@@ -136,52 +136,39 @@ def clock_settings() -> ClockSettings:
 # --- deadlines --------------------------------------------------------------------
 
 
-def deadline_for(start: datetime, limit: Mapping[str, Any]) -> DeadlineResult:
-    """When `limit` counted from `start` falls due; provisional, with an alert, if guessed.
-
-    Adds the alert to the caller's session without committing: it is written with the
-    caller's transaction.
-    """
+def _on_calendar(compute: Callable[[WorkCalendar, ClockSettings], datetime]) -> DeadlineResult:
+    """`compute` on the city's working calendar; where a year is missing, on Mon-Fri,
+    marked provisional, with the calendar alert added to the caller's session (written
+    with the caller's transaction)."""
     calendar = load_calendar()
     settings = clock_settings()
     try:
-        return DeadlineResult(add_limit(start, limit, calendar, settings))
+        return DeadlineResult(compute(calendar, settings))
     except CalendarDataMissing:
         fallback = calendar.weekday_fallback()
-        at = add_limit(start, limit, fallback, settings)
+        at = compute(fallback, settings)
         for year in sorted(fallback.guessed_years):
             raise_calendar_alert(year)
         return DeadlineResult(at, provisional=True)
+
+
+def deadline_for(start: datetime, limit: Mapping[str, Any]) -> DeadlineResult:
+    """When `limit` counted from `start` falls due; provisional, with an alert, if guessed."""
+    return _on_calendar(lambda calendar, settings: add_limit(start, limit, calendar, settings))
 
 
 def limit_before(end: datetime, limit: Mapping[str, Any]) -> DeadlineResult:
     """The instant `limit` before `end` (e.g. 5 working days before now), in the city's
     working calendar; provisional, with an alert, where the calendar is missing."""
-    calendar = load_calendar()
-    settings = clock_settings()
-    try:
-        return DeadlineResult(subtract_limit(end, limit, calendar, settings))
-    except CalendarDataMissing:
-        fallback = calendar.weekday_fallback()
-        at = subtract_limit(end, limit, fallback, settings)
-        for year in sorted(fallback.guessed_years):
-            raise_calendar_alert(year)
-        return DeadlineResult(at, provisional=True)
+    return _on_calendar(lambda calendar, settings: subtract_limit(end, limit, calendar, settings))
 
 
 def yellow_warning_for(start: datetime, due: datetime) -> DeadlineResult:
     """When the yellow warning of a deadline from `start` to `due` starts (WARNING_YELLOW)."""
-    calendar = load_calendar()
-    settings = clock_settings()
     config = current_app.config
-    try:
-        return DeadlineResult(yellow_warning_at(start, due, config, calendar, settings))
-    except CalendarDataMissing:
-        fallback = calendar.weekday_fallback()
-        at = yellow_warning_at(start, due, config, fallback, settings)
-        for year in sorted(fallback.guessed_years):
-            raise_calendar_alert(year)
-        return DeadlineResult(at, provisional=True)
+    return _on_calendar(
+        lambda calendar, settings: yellow_warning_at(start, due, config, calendar, settings)
+    )
 
 
 def raise_calendar_alert(year: int) -> SystemAlert:

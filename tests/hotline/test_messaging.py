@@ -24,7 +24,6 @@ from hotline.extensions import db
 from hotline.models import Contact, Message, OutboxItem, Ticket, utcnow
 from hotline.models.base import simulated_now
 from hotline.outbox import relay_pending
-from hotline.queue import DEFAULT_QUEUE, redis_connection
 from hotline.tickets.intake import NewTicket, find_contact, open_ticket
 
 needs_redis = pytest.mark.skipif(
@@ -384,14 +383,6 @@ def test_a_missing_message_is_logged_not_retried(app: Flask, caplog: Any):
 
 
 # ----------------------------------------------------------------------------- real Redis
-
-
-@pytest.fixture
-def queue(app: Flask):  # type: ignore[no-untyped-def]
-    connection = redis_connection()
-    connection.flushdb()
-    yield Queue(DEFAULT_QUEUE, connection=connection)
-    connection.flushdb()
 
 
 @needs_redis

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from hotline.extensions import db
 from hotline.models import OutboxItem
 from hotline.outbox import enqueue_on_commit, notify_on_commit, relay_pending
-from hotline.queue import DEFAULT_QUEUE, redis_connection
 from hotline.tickets.service import NewTicket, open_ticket
 
 needs_redis = pytest.mark.skipif(
@@ -28,14 +27,6 @@ def pending() -> int:
         )
         or 0
     )
-
-
-@pytest.fixture
-def queue(app: Flask):  # type: ignore[no-untyped-def]
-    connection = redis_connection()
-    connection.flushdb()
-    yield Queue(DEFAULT_QUEUE, connection=connection)
-    connection.flushdb()
 
 
 def test_rollback_drops_the_outbox_rows(app: Flask):

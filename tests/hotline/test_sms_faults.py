@@ -75,14 +75,6 @@ class FileTwilio(HttpClient):
         return Response(201, json.dumps(taken))
 
 
-@pytest.fixture
-def queue(app: Flask):  # type: ignore[no-untyped-def]
-    connection = redis_connection()
-    connection.flushdb()
-    yield Queue(DEFAULT_QUEUE, connection=connection)
-    connection.flushdb()
-
-
 def _twilio(app: Flask, client: FileTwilio) -> None:
     app.config.update(
         TWILIO_ACCOUNT_SID=ACCOUNT,

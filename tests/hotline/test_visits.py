@@ -56,17 +56,22 @@ def test_answers_are_read_leniently_and_messages_are_not_taken_for_ratings(
     assert (None if answer is None else (answer.satisfaction, answer.solved)) == expected
 
 
-@pytest.fixture
-def replied(app: Flask, staff: Any) -> str:
-    """A ticket from a mobile caller whose reply was approved on Monday 2025-09-29."""
-    app.config.update(PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_NUMBER=NUMBER)
+def reply_approved(staff: Any, phone: str, content: str) -> str:
+    """A ticket whose reply was approved on Monday 2025-09-29: it awaits its visit."""
     with simulated_now(local("2025-09-29T09:00:00")):
-        reference = new_ticket(staff, content="小区路灯坏了", phone=CITIZEN)
+        reference = new_ticket(staff, content=content, phone=phone)
         ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
         ok(staff.act("pjq", reference, "sign"))
         ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "已修复"}))
         ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
     return reference
+
+
+@pytest.fixture
+def replied(app: Flask, staff: Any) -> str:
+    """A ticket from a mobile caller whose reply was approved on Monday 2025-09-29."""
+    app.config.update(PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_NUMBER=NUMBER)
+    return reply_approved(staff, CITIZEN, "小区路灯坏了")
 
 
 def ticket(reference: str) -> Ticket:
@@ -186,12 +191,7 @@ def test_a_redone_ticket_is_surveyed_again_in_its_next_round(
 
 
 def test_a_caller_without_a_mobile_is_visited_by_phone(app: Flask, staff: Any) -> None:
-    with simulated_now(local("2025-09-29T09:00:00")):
-        reference = new_ticket(staff, content="楼道灯坏了", phone="0750-3221234")
-        ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
-        ok(staff.act("pjq", reference, "sign"))
-        ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "已修复"}))
-        ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
+    reference = reply_approved(staff, "0750-3221234", "楼道灯坏了")
     assert sweep_at("2025-09-29T09:05:00") == {}
     assert sweep_at("2025-09-29T09:06:00") == {}
     t = ticket(reference)
@@ -223,12 +223,7 @@ def test_a_caller_awaiting_a_visit_rates_it_from_the_keypad_then_gets_the_menu(
     app.config.update(
         PUBLIC_BASE_URL=voice.BASE, TWILIO_AUTH_TOKEN=voice.TOKEN, TWILIO_NUMBER=VOICE_NUMBER
     )
-    with simulated_now(local("2025-09-29T09:00:00")):
-        reference = new_ticket(staff, content="楼道灯坏了", phone="0750-3221234")
-        ok(staff.act("agent", reference, "dispatch", {"department": "PJQ"}))
-        ok(staff.act("pjq", reference, "sign"))
-        ok(staff.act("pjq", reference, "reply", {"result": "solved", "text": "已修复"}))
-        ok(staff.act("dispatcher", reference, "review_reply", {"approve": True}))
+    reference = reply_approved(staff, "0750-3221234", "楼道灯坏了")
     landline = "+867503221234"
     root = post(client, "/twilio/voice", call(caller=landline, To=VOICE_NUMBER))
     assert verbs(root) == ["Gather", "Gather", "Redirect"]

@@ -13,21 +13,12 @@ from rq.registry import FailedJobRegistry
 
 from hotline.extensions import db
 from hotline.models import OutboxItem
-from hotline.queue import DEFAULT_QUEUE, redis_connection
 from tests.web.socket_client import login
 
 ZH = {"Accept-Language": "zh-CN"}
 pytestmark = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs a real Redis (make test starts one)"
 )
-
-
-@pytest.fixture
-def queue(app: Flask):  # type: ignore[no-untyped-def]
-    connection = redis_connection()
-    connection.flushdb()
-    yield Queue(DEFAULT_QUEUE, connection=connection)
-    connection.flushdb()
 
 
 @pytest.mark.parametrize(
