@@ -62,3 +62,7 @@ def test_a_ticket_dispatched_to_the_unit_appears_without_reload(
     assert page.locator(f"tr[data-reference='{theirs}']").count() == 0
     assert page.evaluate("document.body.dataset.loadedOnce") == "yes"
     assert problems == []
+    # Nor by its address: the other unit's ticket page is refused.
+    refused = page.goto(f"/tickets/{theirs}")
+    assert refused is not None and refused.status == 403
+    assert "超市卖过期食品" not in page.content()
