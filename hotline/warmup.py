@@ -1,6 +1,7 @@
-"""Readying a web process for its first question: loading the word dictionaries and
-building routing's model take seconds, which the first agent to ask would otherwise
-wait through. `start(app)` does both on a background thread as the process starts."""
+"""Readying a web process for its first question: loading the word dictionaries (the
+segmenter's and the part-of-speech one) and building routing's model take seconds,
+which the first agent to ask would otherwise wait through. `start(app)` does it all on
+a background thread as the process starts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def warm(app: Flask) -> float:
 
             search(SAMPLE, channel="hotline", limit=1)
             suggest(SAMPLE)
+            # The part-of-speech dictionary weighs words the index has never seen; the
+            # first long question would otherwise load it (about 2 s).
+            from knowledge_base.scoring import preload
+
+            preload()
         except Exception:  # a warm-up must never stop a web process from serving
             log.exception("warm-up failed; the first question will be slower")
         finally:

@@ -87,6 +87,12 @@ def _word_tags() -> dict[str, str]:
     return dict(jieba.posseg.dt.word_tag_tab)
 
 
+def preload() -> None:
+    """Load the part-of-speech dictionary now (a web process's warm-up), not with the
+    first question that has a word no article has."""
+    _word_tags()
+
+
 def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
     """How much of the question (by weight) the article speaks to, 0–1, and what matched:
     a word (or a synonym) in the title or keywords fully, in the body a little less; a
