@@ -88,6 +88,30 @@ class Config:
     # Most rounds look only at deadlines passed this recently; every SWEEP_FULL_EVERY-th
     # round looks at all (catching up after a worker outage).
     SWEEP_LOOKBACK_S = 6 * 3600
+    # Early warning (苗头性预警): a category in one territory with at least
+    # HOTSPOT_MIN_TICKETS requests in HOTSPOT_WINDOW_HOURS, HOTSPOT_FACTOR times its usual
+    # count (its average over HOTSPOT_BASELINE_DAYS); and requests naming a risk word.
+    HOTSPOT_WINDOW_HOURS = 24
+    HOTSPOT_MIN_TICKETS = 5
+    HOTSPOT_FACTOR = 3.0
+    HOTSPOT_BASELINE_DAYS = 28
+    RISK_KEYWORDS = (
+        "群体",
+        "集体上访",
+        "欠薪",
+        "讨薪",
+        "燃气",
+        "煤气",
+        "坠落",
+        "坠楼",
+        "跳楼",
+        "自杀",
+        "轻生",
+        "爆炸",
+        "塌方",
+        "倒塌",
+        "中毒",
+    )
     SWEEP_FULL_EVERY = 60
     # Day limits fall due at this local time on their last working day.
     DAY_DEADLINE_TIME = "23:59:59"

@@ -268,12 +268,14 @@ def sweep(now: datetime | None = None, *, full: bool = True) -> dict[str, int]:
             HANDLING,
             _supervise,
         )
+    from hotline.hotspots import sweep_hotspots
     from hotline.visits import sweep_visits
 
     # One part failing (a database hiccup) must not stop the others: each is retried
     # by the next round.
     parts: tuple[tuple[str, Callable[[], Any]], ...] = (
         ("visits", lambda: report.update(sweep_visits(now))),
+        ("hotspots", lambda: report.update(sweep_hotspots(now, full=full))),
         (
             "return_review",
             lambda: report.update(

@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
     from web.main import bp as main_bp
     from web.ops import bp as ops_bp
     from web.portal import bp as portal_bp
+    from web.supervisor import bp as supervisor_bp
     from web.twilio import bp as twilio_bp
     from web.window import bp as window_bp
 
@@ -32,6 +33,7 @@ def register(app: Flask) -> None:
         main_bp,
         ops_bp,
         portal_bp,
+        supervisor_bp,
         twilio_bp,
         window_bp,
     ):

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -92,6 +93,27 @@ class DeadlineAlert(Base):
     kind: Mapped[str] = mapped_column(String(24))
     deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class HotspotAlert(Base):
+    """An early warning (苗头性预警): a burst of one category in one territory, or a risk
+    word in a request (hotline.hotspots). `key` makes each raised once."""
+
+    __tablename__ = "hotspot_alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))  # burst | keyword
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    keyword: Mapped[str | None] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    window_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str] = mapped_column(String(200))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -1,5 +1,6 @@
 """deadline sweeps: yellow-warning times beside each deadline, raised alerts, and the
-follow-up visit's SMS survey, when an SMS was last handed to Twilio, and outbox claims
+follow-up visit's SMS survey, when an SMS was last handed to Twilio, outbox claims, and early-warning
+alerts
 
 Revision ID: 0006
 Revises: 0005
@@ -50,12 +51,45 @@ def upgrade():
             'ticket_id', 'kind', 'deadline', name=op.f('uq_deadline_alert_ticket_id')
         ),
     )
+    op.create_table(
+        'hotspot_alert',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=96), nullable=False),
+        sa.Column('kind', sa.String(length=12), nullable=False),
+        sa.Column('category_id', sa.Integer(), nullable=True),
+        sa.Column('territory_id', sa.Integer(), nullable=True),
+        sa.Column('ticket_id', sa.Integer(), nullable=True),
+        sa.Column('keyword', sa.String(length=32), nullable=True),
+        sa.Column('count', sa.Integer(), nullable=False),
+        sa.Column('baseline', sa.Float(), nullable=True),
+        sa.Column('window_from', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('window_to', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('title', sa.String(length=200), nullable=False),
+        sa.Column('raised_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['category_id'], ['category.id'], name=op.f('fk_hotspot_alert_category_id_category')
+        ),
+        sa.ForeignKeyConstraint(
+            ['territory_id'], ['territory.id'],
+            name=op.f('fk_hotspot_alert_territory_id_territory'),
+        ),
+        sa.ForeignKeyConstraint(
+            ['ticket_id'], ['ticket.id'], name=op.f('fk_hotspot_alert_ticket_id_ticket')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_hotspot_alert')),
+        sa.UniqueConstraint('key', name=op.f('uq_hotspot_alert_key')),
+    )
+    with op.batch_alter_table('hotspot_alert', schema=None) as batch_op:
+        batch_op.create_index(op.f('ix_hotspot_alert_raised_at'), ['raised_at'], unique=False)
     with op.batch_alter_table('deadline_alert', schema=None) as batch_op:
         batch_op.create_index(op.f('ix_deadline_alert_ticket_id'), ['ticket_id'], unique=False)
         batch_op.create_index(op.f('ix_deadline_alert_raised_at'), ['raised_at'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('hotspot_alert', schema=None) as batch_op:
+        batch_op.drop_index(op.f('ix_hotspot_alert_raised_at'))
+    op.drop_table('hotspot_alert')
     with op.batch_alter_table('deadline_alert', schema=None) as batch_op:
         batch_op.drop_index(op.f('ix_deadline_alert_raised_at'))
         batch_op.drop_index(op.f('ix_deadline_alert_ticket_id'))
