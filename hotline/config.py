@@ -91,6 +91,12 @@ class Config:
     # Early warning (苗头性预警): a category in one territory with at least
     # HOTSPOT_MIN_TICKETS requests in HOTSPOT_WINDOW_HOURS, HOTSPOT_FACTOR times its usual
     # count (its average over HOTSPOT_BASELINE_DAYS); and requests naming a risk word.
+    # The figures (hotline.kpi): 部分解决 counts this much as solved, 基本满意 this much as
+    # satisfied; the composite's weights and its deductions (per unit of each rate).
+    KPI_PARTLY_SOLVED_WEIGHT = 0.5
+    KPI_BASIC_SATISFIED_WEIGHT = 1.0
+    KPI_WEIGHTS = {"response_rate": 0.30, "resolution_rate": 0.35, "satisfaction_rate": 0.35}
+    KPI_DEDUCTIONS = {"overdue_rate": 0.10, "wrongful_return_rate": 0.05}
     HOTSPOT_WINDOW_HOURS = 24
     HOTSPOT_MIN_TICKETS = 5
     HOTSPOT_FACTOR = 3.0

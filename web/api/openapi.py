@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hotline.kpi import GROUPS as KPI_GROUPS
 from hotline.models.enums import Channel, TicketStatus, TicketType, Urgency
 from hotline.tickets.lifecycle import TRANSITIONS
 from web.api.openapi_base import REF
@@ -359,6 +360,57 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "responses": {"200": _json("RoutingSuggestions"), **errors},
+            }
+        },
+        "/kpi": {
+            "get": {
+                "summary": "The figures (三率, answer rates, on-time rate …) for a period",
+                "description": (
+                    "Rates are fractions 0-1, null where the denominator is 0; each "
+                    "figure's population and formula are in hotline/kpi.py."
+                ),
+                "parameters": [
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "description": "YYYY-MM-DD (Beijing time) or ISO 8601; default: "
+                        "the first of this month",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "to",
+                        "in": "query",
+                        "description": "YYYY-MM-DD (that whole day) or ISO 8601; default: now",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "group_by",
+                        "in": "query",
+                        "schema": {"enum": list(KPI_GROUPS)},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "figures per group and in total",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["from", "to", "group_by", "rows", "total"],
+                                    "properties": {
+                                        "from": {"type": "string", "format": "date-time"},
+                                        "to": {"type": "string", "format": "date-time"},
+                                        "group_by": {"type": ["string", "null"]},
+                                        "rows": {"type": "array", "items": {"type": "object"}},
+                                        "total": {"type": "object"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "403": {"description": "not a supervisor, dispatcher or admin"},
+                    "422": {"description": "a bad period or group"},
+                },
             }
         },
         "/deadlines/preview": {

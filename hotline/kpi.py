@@ -1,0 +1,382 @@
+"""The hotline's figures (DOMAIN.md "KPIs"), per period and grouped by unit, category,
+channel, territory or agent, each computed by SQL aggregates over indexed columns.
+
+Each figure counts a population of its own within [start, end):
+
+- calls (not practice calls, not handed to an emergency line), by `started_at`:
+  接通率 answer_rate = answered / reached an agent's queue; 15秒接通率 answer_rate_15s
+  = answered within 15 s / answered; avg_speed_of_answer_s; abandon_rate = abandoned
+  / reached the queue; avg_handle_time_s = talk time / answered;
+- tickets accepted, by `received_at`: 直接答复率 direct_answer_rate = answered directly
+  / accepted; 重复诉求率 repeat_rate = merged as duplicates (or flagged) / accepted;
+- assignments (each unit a ticket went to), by `dispatched_at`: 及时签收率
+  timely_sign_rate = signed by the sign deadline / assignments; 退单率 return_rate =
+  send-backs / assignments; 不当退单率 wrongful_return_rate = send-backs refused as
+  wrongful / send-backs decided (send-backs by `requested_at`);
+- tickets due, by `due_at` (deadlines already passed): 按时办结率 on_time_rate =
+  replied by the deadline (an extension moves it) / due; 超期率 overdue_rate = the
+  rest / due;
+- tickets dispatched, by `dispatched_at`: 办结率 completion_rate = closed / dispatched;
+- visits, by `visited_at`, a ticket's latest reached one speaking for it: 响应率
+  response_rate = timely contact confirmed (or, not asked, first contact before the
+  deadline) / valid visits; 解决率 resolution_rate = (solved + w·partly) / rated;
+  满意率 satisfaction_rate = (satisfied + w·basic) / rated; 重办率 redo_rate =
+  redone / valid; 有效回访率 valid_visit_rate = tickets reached / tickets visited.
+
+composite = Σ KPI_WEIGHTS · rate − Σ KPI_DEDUCTIONS · rate (None until 响应率, 解决率
+and 满意率 all exist). Rates are fractions 0–1, None where the denominator is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, case, func, or_, select
+
+from hotline.errors import InvalidInput
+from hotline.extensions import db
+from hotline.models import (
+    Assignment,
+    CallRecord,
+    Category,
+    Department,
+    ReturnRequest,
+    Territory,
+    Ticket,
+    User,
+    Visit,
+    utcnow,
+)
+from hotline.models.enums import Disposition, Satisfaction, Solved, TicketStatus
+
+GROUPS = ("department", "category", "channel", "territory", "agent")
+ANSWERED_WITHIN_S = 15
+
+
+@dataclass
+class Figures:
+    counts: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, value: Any) -> None:
+        self.counts[name] = self.counts.get(name, 0) + float(value or 0)
+
+    def metrics(self) -> dict[str, float | None]:
+        c = self.counts.get
+        config = current_app.config
+
+        def rate(top: float, bottom: float) -> float | None:
+            return top / bottom if bottom else None
+
+        partly = float(config["KPI_PARTLY_SOLVED_WEIGHT"])
+        basic = float(config["KPI_BASIC_SATISFIED_WEIGHT"])
+        rated = c("visits_rated", 0)
+        found: dict[str, float | None] = {
+            "answer_rate": rate(c("calls_answered", 0), c("calls_inbound", 0)),
+            "answer_rate_15s": rate(c("calls_answered_15s", 0), c("calls_answered", 0)),
+            "avg_speed_of_answer_s": rate(c("answer_wait_s", 0), c("calls_answered", 0)),
+            "abandon_rate": rate(c("calls_abandoned", 0), c("calls_inbound", 0)),
+            "avg_handle_time_s": rate(c("talk_time_s", 0), c("calls_answered", 0)),
+            "direct_answer_rate": rate(c("direct_answers", 0), c("accepted", 0)),
+            "timely_sign_rate": rate(c("signed_in_time", 0), c("assignments", 0)),
+            "return_rate": rate(c("returns", 0), c("assignments", 0)),
+            "wrongful_return_rate": rate(c("wrongful_returns", 0), c("returns_decided", 0)),
+            "on_time_rate": rate(c("on_time", 0), c("due", 0)),
+            "overdue_rate": rate(c("due", 0) - c("on_time", 0), c("due", 0)),
+            "completion_rate": rate(c("closed", 0), c("dispatched", 0)),
+            "response_rate": rate(c("timely_contact", 0), c("visits_valid", 0)),
+            "resolution_rate": rate(c("solved", 0) + partly * c("partly_solved", 0), rated),
+            "satisfaction_rate": rate(
+                c("satisfied", 0) + basic * c("basically_satisfied", 0), rated
+            ),
+            "redo_rate": rate(c("redone", 0), c("visits_valid", 0)),
+            "repeat_rate": rate(c("repeats", 0), c("accepted", 0)),
+            "valid_visit_rate": rate(c("visits_valid", 0), c("visited", 0)),
+        }
+        found["composite"] = composite(found)
+        return {name: None if value is None else round(value, 6) for name, value in found.items()}
+
+
+def composite(metrics: dict[str, float | None]) -> float | None:
+    weights: dict[str, float] = current_app.config["KPI_WEIGHTS"]
+    if any(metrics.get(name) is None for name in weights):
+        return None
+    score = sum(w * float(metrics[name] or 0) for name, w in weights.items())
+    for name, w in current_app.config["KPI_DEDUCTIONS"].items():
+        score -= w * float(metrics.get(name) or 0)
+    return score
+
+
+@dataclass
+class Report:
+    start: datetime
+    end: datetime
+    group_by: str | None
+    rows: list[dict[str, Any]]
+    total: dict[str, Any]
+
+
+def _ticket_key(group_by: str | None) -> Any:
+    return {
+        "department": Ticket.department_id,
+        "category": Ticket.category_id,
+        "channel": Ticket.channel,
+        "territory": Ticket.territory_id,
+        "agent": Ticket.accepted_by_id,
+        None: None,
+    }[group_by]
+
+
+def _collect(into: dict[Any, Figures], key: Any, statement: Any, names: tuple[str, ...]) -> None:
+    """Run one aggregate statement (its first column the group key, unless `key` is
+    None) and add its columns to the groups' counts under `names`."""
+    for row in db.session.execute(statement):
+        values = list(row)
+        group = values.pop(0) if key is not None else None
+        figures = into.setdefault(group, Figures())
+        for name, value in zip(names, values, strict=True):
+            figures.add(name, value)
+
+
+def _select(key: Any, *columns: Any) -> Any:
+    return select(key, *columns) if key is not None else select(*columns)
+
+
+def _grouped(statement: Any, key: Any) -> Any:
+    return statement.group_by(key) if key is not None else statement
+
+
+def _calls(into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime) -> None:
+    if group_by not in (None, "agent", "channel"):
+        return  # calls belong to no unit, category or territory
+    if group_by == "channel":  # every call is the phone channel's
+        phone: dict[Any, Figures] = {}
+        _calls(phone, None, start, end)
+        if None in phone:
+            into.setdefault("phone", Figures()).counts.update(phone[None].counts)
+        return
+    key = CallRecord.agent_id if group_by == "agent" else None
+    answered = CallRecord.answered_at.is_not(None)
+    reached = or_(CallRecord.queued_at.is_not(None), answered)
+    practice = CallRecord.data["practice"].as_boolean()
+    statement = _select(
+        key,
+        func.count(case((reached, 1))),
+        func.count(case((answered, 1))),
+        func.count(case((and_(answered, CallRecord.queue_wait_s <= ANSWERED_WITHIN_S), 1))),
+        func.count(case((and_(reached, CallRecord.abandoned.is_(True), ~answered), 1))),
+        func.coalesce(func.sum(case((answered, CallRecord.queue_wait_s))), 0),
+        func.coalesce(func.sum(case((answered, CallRecord.duration_s))), 0),
+    ).where(
+        CallRecord.started_at >= start,
+        CallRecord.started_at < end,
+        CallRecord.emergency_line.is_(None),
+        or_(practice.is_(None), practice.is_(False)),
+    )
+    names = (
+        "calls_inbound",
+        "calls_answered",
+        "calls_answered_15s",
+        "calls_abandoned",
+        "answer_wait_s",
+        "talk_time_s",
+    )
+    _collect(into, key, _grouped(statement, key), names)
+
+
+def _accepted(
+    into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime
+) -> None:
+    key = _ticket_key(group_by)
+    repeat = or_(Ticket.status == TicketStatus.MERGED, Ticket.is_repeat.is_(True))
+    statement = _select(
+        key,
+        func.count(Ticket.id),
+        func.count(case((Ticket.disposition == Disposition.DIRECT_ANSWER, 1))),
+        func.count(case((repeat, 1))),
+    ).where(Ticket.received_at >= start, Ticket.received_at < end)
+    _collect(into, key, _grouped(statement, key), ("accepted", "direct_answers", "repeats"))
+
+
+def _assignments(
+    into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime
+) -> None:
+    key = Assignment.department_id if group_by == "department" else _ticket_key(group_by)
+    if group_by == "agent":
+        key = Assignment.dispatched_by_id
+    in_time = and_(
+        Assignment.signed_at.is_not(None), Assignment.signed_at <= Assignment.sign_due_at
+    )
+    statement = (
+        _select(key, func.count(Assignment.id), func.count(case((in_time, 1))))
+        .join(Ticket, Ticket.id == Assignment.ticket_id)
+        .where(Assignment.dispatched_at >= start, Assignment.dispatched_at < end)
+    )
+    _collect(into, key, _grouped(statement, key), ("assignments", "signed_in_time"))
+    back_key = ReturnRequest.department_id if group_by == "department" else _ticket_key(group_by)
+    if group_by == "agent":
+        back_key = ReturnRequest.requested_by_id
+    decided = ReturnRequest.decision != "pending"
+    returns = (
+        _select(
+            back_key,
+            func.count(ReturnRequest.id),
+            func.count(case((decided, 1))),
+            func.count(case((and_(decided, ReturnRequest.wrongful.is_(True)), 1))),
+        )
+        .join(Ticket, Ticket.id == ReturnRequest.ticket_id)
+        .where(ReturnRequest.requested_at >= start, ReturnRequest.requested_at < end)
+    )
+    _collect(
+        into,
+        back_key,
+        _grouped(returns, back_key),
+        ("returns", "returns_decided", "wrongful_returns"),
+    )
+
+
+def _deadlines(
+    into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime
+) -> None:
+    key = _ticket_key(group_by)
+    now = utcnow()
+    on_time = and_(Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at)
+    due = _select(key, func.count(Ticket.id), func.count(case((on_time, 1)))).where(
+        Ticket.due_at >= start,
+        Ticket.due_at < min(end, now),
+        Ticket.status != TicketStatus.MERGED,
+    )
+    _collect(into, key, _grouped(due, key), ("due", "on_time"))
+    closed = _select(
+        key, func.count(Ticket.id), func.count(case((Ticket.status == TicketStatus.CLOSED, 1)))
+    ).where(Ticket.dispatched_at >= start, Ticket.dispatched_at < end)
+    _collect(into, key, _grouped(closed, key), ("dispatched", "closed"))
+
+
+def _visits(into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime) -> None:
+    key = _ticket_key(group_by)
+    in_period = and_(Visit.visited_at >= start, Visit.visited_at < end)
+    # A ticket's latest reached visit speaks for it (its earlier ones were redone).
+    latest = (
+        select(Visit.ticket_id, func.max(Visit.id).label("visit_id"))
+        .where(in_period, Visit.reached.is_(True))
+        .group_by(Visit.ticket_id)
+        .subquery()
+    )
+    contact = or_(
+        Visit.timely_contact.is_(True),
+        and_(
+            Visit.timely_contact.is_(None),
+            Ticket.first_contact_at.is_not(None),
+            Ticket.first_contact_at <= Ticket.due_at,
+        ),
+    )
+    statement = (
+        _select(
+            key,
+            func.count(Visit.id),
+            func.count(case((Visit.satisfaction.is_not(None), 1))),
+            func.count(case((contact, 1))),
+            func.count(case((Visit.solved == Solved.SOLVED, 1))),
+            func.count(case((Visit.solved == Solved.PARTLY, 1))),
+            func.count(case((Visit.satisfaction == Satisfaction.SATISFIED, 1))),
+            func.count(case((Visit.satisfaction == Satisfaction.BASIC, 1))),
+            func.count(case((Visit.redo.is_(True), 1))),
+        )
+        .select_from(Visit)
+        .join(latest, latest.c.visit_id == Visit.id)
+        .join(Ticket, Ticket.id == Visit.ticket_id)
+    )
+    names = (
+        "visits_valid",
+        "visits_rated",
+        "timely_contact",
+        "solved",
+        "partly_solved",
+        "satisfied",
+        "basically_satisfied",
+        "redone",
+    )
+    _collect(into, key, _grouped(statement, key), names)
+    visited = (
+        _select(key, func.count(func.distinct(Visit.ticket_id)))
+        .select_from(Visit)
+        .join(Ticket, Ticket.id == Visit.ticket_id)
+        .where(in_period)
+    )
+    _collect(into, key, _grouped(visited, key), ("visited",))
+
+
+PARTS: tuple[Callable[[dict[Any, Figures], str | None, datetime, datetime], None], ...] = (
+    _calls,
+    _accepted,
+    _assignments,
+    _deadlines,
+    _visits,
+)
+
+
+def _names(group_by: str | None, keys: list[Any]) -> dict[Any, str]:
+    ids = [k for k in keys if k is not None]
+    if group_by == "channel" or not ids:
+        return {k: str(k) for k in ids}
+    model, column = {
+        "department": (Department, Department.name),
+        "category": (Category, Category.name),
+        "territory": (Territory, Territory.name),
+        "agent": (User, User.display_name),
+    }[group_by or "department"]
+    return dict(db.session.execute(select(model.id, column).where(model.id.in_(ids))).all())
+
+
+def _codes(group_by: str | None, keys: list[Any]) -> dict[Any, str]:
+    ids = [k for k in keys if k is not None]
+    if group_by == "channel" or not ids:
+        return {k: str(k) for k in ids}
+    model, column = {
+        "department": (Department, Department.code),
+        "category": (Category, Category.code),
+        "territory": (Territory, Territory.code),
+        "agent": (User, User.username),
+    }[group_by or "department"]
+    return dict(db.session.execute(select(model.id, column).where(model.id.in_(ids))).all())
+
+
+def report(start: datetime, end: datetime, group_by: str | None = None) -> Report:
+    """Every figure for [start, end) (aware datetimes), overall and per group."""
+    if group_by not in (None, *GROUPS):
+        raise InvalidInput(
+            f"group_by must be one of {', '.join(GROUPS)}",
+            "group_by 须为 department、category、channel、territory、agent 之一",
+            field="group_by",
+        )
+    if end <= start:
+        raise InvalidInput("to must be after from", "结束时间须晚于开始时间", field="to")
+    groups: dict[Any, Figures] = {}
+    total: dict[Any, Figures] = {}
+    for part in PARTS:
+        part(total, None, start, end)
+        if group_by is not None:
+            part(groups, group_by, start, end)
+    keys = [k for k in groups if k is not None]
+    codes, names = _codes(group_by, keys), _names(group_by, keys)
+    rows = [
+        {
+            "key": codes.get(k, k) if k is not None else None,
+            "name": names.get(k, "") if k is not None else "",
+            "counts": {n: int(v) for n, v in figures.counts.items()},
+            "metrics": figures.metrics(),
+        }
+        for k, figures in sorted(groups.items(), key=lambda item: str(codes.get(item[0], "")))
+    ]
+    whole = total.get(None, Figures())
+    return Report(
+        start,
+        end,
+        group_by,
+        rows,
+        {"counts": {n: int(v) for n, v in whole.counts.items()}, "metrics": whole.metrics()},
+    )
