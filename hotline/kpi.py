@@ -149,6 +149,13 @@ def _grouped(statement: Any, key: Any) -> Any:
     return statement.group_by(key) if key is not None else statement
 
 
+def call_figures(start: datetime, end: datetime) -> dict[str, float | None]:
+    """The call figures alone for [start, end) (the wallboard's today)."""
+    found: dict[Any, Figures] = {}
+    _calls(found, None, start, end)
+    return found.get(None, Figures()).metrics()
+
+
 def _calls(into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime) -> None:
     if group_by not in (None, "agent", "channel"):
         return  # calls belong to no unit, category or territory

@@ -105,3 +105,31 @@ def test_a_reconnected_console_shows_what_arrived_while_it_was_away(
     page.evaluate("window.hotlineLive.connect()")
     expect(page.locator("#console-live")).to_contain_text("实时")
     expect(page.locator(f"tr[data-reference='{reference}']")).to_be_visible(timeout=3_000)
+
+
+def test_the_wallboard_updates_live_when_a_call_is_answered(
+    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
+) -> None:
+    app.config["TWILIO_NUMBER"] = NUMBER
+    add_user("wang", "supervisor", password=PASSWORD, display_name="王督")
+    add_user("li", "agent", password=PASSWORD, display_name="李敏")
+    release_session()
+    call = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    voice.answer_call(call)
+    voice.choose_from_menu({**call, "Digits": "0"}, 1)  # 人工服务: into the queue
+    release_session()
+    sign_in(page, "wang", lands_on="/tickets")
+    page.goto("/wallboard")
+    expect(page.locator("#wallboard-live")).to_contain_text("实时")
+    expect(page.locator("#calls-waiting .value")).to_have_text("1")
+    expect(page.locator("#answered-today .value")).to_have_text("0")
+    page.evaluate("document.body.dataset.loadedOnce = 'yes'")
+
+    agent = db.session.scalar(select(User).where(User.username == "li"))
+    assert agent is not None
+    voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
+    _relay()
+    expect(page.locator("#calls-waiting .value")).to_have_text("0", timeout=3_000)
+    expect(page.locator("#answered-today .value")).to_have_text("1")
+    expect(page.locator("#answer-rate-15s .value")).to_have_text("100%")
+    assert page.evaluate("document.body.dataset.loadedOnce") == "yes"

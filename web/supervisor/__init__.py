@@ -1,5 +1,6 @@
 """The supervisors' pages. `/supervisor/hotspots`: the early warnings (苗头性预警), newest
-first, each with the tickets behind it, refreshed live as new ones are raised."""
+first, each with the tickets behind it, refreshed live as new ones are raised.
+`/wallboard`: the centre's wall screen, live."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from hotline.hotspots import recent_alerts, tickets_of
 from hotline.models import Role
 from web.desk.forms import last_event_id
 
-bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
+bp = Blueprint("supervisor", __name__)
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
-@bp.get("/hotspots")
+@bp.get("/supervisor/hotspots")
 @login_required
 def hotspots():  # type: ignore[no-untyped-def]
     if current_user.role not in SUPERVISING:
@@ -26,3 +27,25 @@ def hotspots():  # type: ignore[no-untyped-def]
         else "supervisor/hotspots.html"
     )
     return render_template(template, alerts=alerts, last_event_id=last_event_id())
+
+
+WALLBOARD_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER, Role.AGENT})
+
+
+@bp.get("/wallboard")
+@login_required
+def wallboard():  # type: ignore[no-untyped-def]
+    """The wall screen of the hotline centre, live."""
+    from hotline.wallboard import snapshot
+    from web.desk.console import STATE_NAMES
+
+    if current_user.role not in WALLBOARD_ROLES:
+        abort(403)
+    template = (
+        "supervisor/_wallboard_body.html"
+        if request.args.get("fragment")
+        else "supervisor/wallboard.html"
+    )
+    return render_template(
+        template, board=snapshot(), states=STATE_NAMES, last_event_id=last_event_id()
+    )
