@@ -81,4 +81,4 @@ def parse(model: type[M], data: Any | None = None) -> M:
         ) from exc
 
 
-from web.api import duplicates, kb, kpi, meta, routing, tickets  # noqa: E402,F401  (routes register on bp)
+from web.api import duplicates, exports, kb, kpi, meta, routing, tickets  # noqa: E402,F401  (routes register on bp)

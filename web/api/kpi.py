@@ -37,6 +37,21 @@ def _moment(name: str, *, end: bool) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
+_THIS_MONTH = object()
+
+
+def period(default_start: object = _THIS_MONTH) -> tuple[datetime | None, datetime]:
+    """`from` and `to` of the request: by default the first of this month (Beijing
+    time; None when `default_start` is None) to now."""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    now = utcnow()
+    start = _moment("from", end=False)
+    if start is None and default_start is _THIS_MONTH:
+        first = now.astimezone(zone).date().replace(day=1)
+        start = datetime.combine(first, time(), tzinfo=zone)
+    return start, _moment("to", end=True) or now
+
+
 @bp.get("/kpi")
 def kpi():  # type: ignore[no-untyped-def]
     if actor().role not in READERS:
@@ -44,13 +59,8 @@ def kpi():  # type: ignore[no-untyped-def]
             "only supervisors, dispatchers and admins read the figures",
             "仅督办人员、派单员和管理员可以查看考核指标",
         )
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-    now = utcnow()
-    local_today = now.astimezone(zone).date()
-    start = _moment("from", end=False) or datetime.combine(
-        local_today.replace(day=1), time(), tzinfo=zone
-    )
-    end = _moment("to", end=True) or now
+    start, end = period()
+    assert start is not None
     group_by = request.args.get("group_by", "").strip() or None
     found = report(start, end, group_by)
     return {
