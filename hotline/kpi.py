@@ -54,6 +54,31 @@ from hotline.models import (
 from hotline.models.enums import Disposition, Satisfaction, Solved, TicketStatus
 
 GROUPS = ("department", "category", "channel", "territory", "agent")
+# Each figure's name and formula, shown beside its number.
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "answer_rate": ("接通率", "接听来电 / 进入人工队列的来电"),
+    "answer_rate_15s": ("15秒接通率", "15秒内接听 / 接听来电"),
+    "avg_speed_of_answer_s": ("平均应答时长（秒）", "接听前排队秒数之和 / 接听来电"),
+    "abandon_rate": ("放弃率", "排队中挂断 / 进入人工队列的来电"),
+    "avg_handle_time_s": ("平均通话时长（秒）", "通话秒数之和 / 接听来电"),
+    "direct_answer_rate": ("直接答复率", "直接答复 / 受理工单"),
+    "timely_sign_rate": ("及时签收率", "签收时限内签收 / 派单（每个承办单位一次）"),
+    "return_rate": ("退单率", "退单申请 / 派单"),
+    "wrongful_return_rate": ("不当退单率", "被驳回的退单 / 已审核的退单"),
+    "on_time_rate": ("按时办结率", "时限（含延期）内答复 / 时限届满的工单"),
+    "overdue_rate": ("超期率", "超过时限答复或未答复 / 时限届满的工单"),
+    "completion_rate": ("办结率", "已办结 / 派出的工单"),
+    "response_rate": ("响应率", "回访确认及时联系（未问则时限内首次联系） / 有效回访"),
+    "resolution_rate": ("解决率", "（已解决 + w×部分解决） / 有评价的回访"),
+    "satisfaction_rate": ("满意率", "（满意 + w×基本满意） / 有评价的回访"),
+    "redo_rate": ("重办率", "重办 / 有效回访"),
+    "repeat_rate": ("重复诉求率", "并单的重复诉求 / 受理工单"),
+    "valid_visit_rate": ("有效回访率", "回访到的工单 / 回访过的工单"),
+    "composite": (
+        "综合得分",
+        "0.30×响应率 + 0.35×解决率 + 0.35×满意率 − 扣分（KPI_WEIGHTS, KPI_DEDUCTIONS）",
+    ),
+}
 ANSWERED_WITHIN_S = 15
 
 

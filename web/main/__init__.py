@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     abort,
@@ -18,7 +20,7 @@ from sqlalchemy import func, select, text
 
 from hotline.errors import HotlineError
 from hotline.extensions import db
-from hotline.models import Role, Ticket
+from hotline.models import Role, Ticket, utcnow
 from hotline.models.enums import TicketStatus
 from hotline.tickets.access import require_view, visible_clause
 from hotline.tickets.lifecycle import STATUS_ZH
@@ -74,6 +76,7 @@ def tickets():  # type: ignore[no-untyped-def]
     query = select(Ticket).where(visible_clause(current_user))
     if status in {s.value for s in TicketStatus}:
         query = query.where(Ticket.status == status)
+    query, drill = _drill_down(query)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.scalars(
         query.order_by(Ticket.received_at.desc(), Ticket.id.desc())
@@ -87,10 +90,52 @@ def tickets():  # type: ignore[no-untyped-def]
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         status=status,
+        drill=drill,
         statuses=list(TicketStatus),
         status_names=STATUS_ZH,
         timezone=current_app.config["TIMEZONE"],
     )
+
+
+def _drill_down(query: Any) -> tuple[Any, dict[str, str]]:
+    """The dashboard's drill-down filters (kept in the URL): unit, category, channel,
+    received from/to (Beijing days, `to` inclusive), and overdue."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from hotline.models import Category, Department
+    from hotline.sweeps import HANDLING
+
+    args = request.args
+    kept: dict[str, str] = {}
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    if code := args.get("department", "").strip():
+        query = query.join(Department, Department.id == Ticket.department_id).where(
+            Department.code == code
+        )
+        kept["department"] = code
+    if code := args.get("category", "").strip():
+        query = query.join(Category, Category.id == Ticket.category_id).where(Category.code == code)
+        kept["category"] = code
+    if channel := args.get("channel", "").strip():
+        query = query.where(Ticket.channel == channel)
+        kept["channel"] = channel
+    for name, column, inclusive in (("from", "start", False), ("to", "end", True)):
+        raw = args.get(name, "").strip()
+        try:
+            day = datetime.fromisoformat(raw).date() if raw else None
+        except ValueError:
+            day = None
+        if day is not None:
+            moment = datetime.combine(day + timedelta(days=1 if inclusive else 0), time(), zone)
+            query = query.where(
+                Ticket.received_at >= moment if column == "start" else Ticket.received_at < moment
+            )
+            kept[name] = day.isoformat()
+    if args.get("overdue") == "1":
+        query = query.where(Ticket.status.in_(HANDLING), Ticket.due_at < utcnow())
+        kept["overdue"] = "1"
+    return query, kept
 
 
 @bp.get("/tickets/<reference>")

@@ -5,6 +5,7 @@ first, each with the tickets behind it, refreshed live as new ones are raised.
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from hotline.hotspots import recent_alerts, tickets_of
@@ -48,4 +49,44 @@ def wallboard():  # type: ignore[no-untyped-def]
     )
     return render_template(
         template, board=snapshot(), states=STATE_NAMES, last_event_id=last_event_id()
+    )
+
+
+@bp.get("/supervisor")
+@login_required
+def dashboard():  # type: ignore[no-untyped-def]
+    """The figures of a period (filters in the URL, so a view can be shared)."""
+    import json
+
+    from hotline.dashboard import PEER_GROUPS, build
+    from hotline.errors import HotlineError
+    from hotline.kpi import DEFINITIONS, GROUPS
+    from web.api.kpi import period
+
+    if current_user.role not in SUPERVISING:
+        abort(403)
+    group_by = request.args.get("group_by", "department")
+    try:
+        start, end = period()
+        assert start is not None
+        board = build(start, end, group_by if group_by in GROUPS else "department")
+    except HotlineError as exc:
+        return render_template("error.html", status=exc.status, error=exc.to_dict()), exc.status
+    charts = {
+        "trend": {"labels": board.days, "accepted": board.accepted, "closed": board.closed},
+        "channels": {
+            "labels": [c for c, _n in board.channels],
+            "counts": [n for _c, n in board.channels],
+        },
+    }
+    return render_template(
+        "supervisor/dashboard.html",
+        board=board,
+        charts=json.dumps(charts, ensure_ascii=False),
+        definitions=DEFINITIONS,
+        groups=GROUPS,
+        group_by=board.figures.group_by,
+        peer_groups=PEER_GROUPS,
+        start=request.args.get("from", ""),
+        end=request.args.get("to", ""),
     )

@@ -1,0 +1,120 @@
+"""The supervisors' dashboard (`/supervisor`): the figures per unit with each formula,
+units ranked by the composite within their peer group (districts, departments,
+utilities), the daily trend of requests accepted and closed, requests by channel, and
+the overdue and nearly due tickets. All of it from grouped SQL (hotline.kpi and the
+day counts here), none of it a loop over tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from hotline.extensions import db
+from hotline.kpi import Report, report
+from hotline.models import Department, Ticket, utcnow
+from hotline.sweeps import HANDLING
+
+LIST_LIMIT = 20
+PEER_GROUPS = {
+    "territorial": "区县（市）人民政府",
+    "department": "市直部门",
+    "utility": "公共企事业单位",
+    "mass_org": "群团组织",
+}
+
+
+def _offset_hours() -> float:
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    offset = utcnow().astimezone(zone).utcoffset()
+    return offset.total_seconds() / 3600 if offset else 0.0
+
+
+def local_day(column: Any) -> Any:
+    """The city's calendar day of a UTC time column, in SQL."""
+    hours = _offset_hours()
+    if db.engine.dialect.name == "postgresql":
+        return func.date(func.timezone(current_app.config["TIMEZONE"], column))
+    return func.date(column, f"{hours:+g} hours")
+
+
+def _per_day(column: Any, start: datetime, end: datetime) -> dict[str, int]:
+    day = local_day(column)
+    rows = db.session.execute(
+        select(day, func.count(Ticket.id)).where(column >= start, column < end).group_by(day)
+    ).all()
+    return {str(d): n for d, n in rows}
+
+
+@dataclass
+class Dashboard:
+    figures: Report
+    days: list[str]
+    accepted: list[int]
+    closed: list[int]
+    channels: list[tuple[str, int]]
+    ranking: dict[str, list[dict[str, Any]]]
+    overdue: list[Ticket]
+    near_due: list[Ticket]
+
+
+def build(start: datetime, end: datetime, group_by: str = "department") -> Dashboard:
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    figures = report(start, end, group_by)
+    first: date = start.astimezone(zone).date()
+    last: date = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)][:400]
+    accepted = _per_day(Ticket.received_at, start, end)
+    closed = _per_day(Ticket.closed_at, start, end)
+    channels = db.session.execute(
+        select(Ticket.channel, func.count(Ticket.id))
+        .where(Ticket.received_at >= start, Ticket.received_at < end)
+        .group_by(Ticket.channel)
+        .order_by(func.count(Ticket.id).desc())
+    ).all()
+    now = utcnow()
+    overdue = db.session.scalars(
+        select(Ticket)
+        .where(Ticket.status.in_(HANDLING), Ticket.due_at < now)
+        .order_by(Ticket.due_at)
+        .limit(LIST_LIMIT)
+    ).all()
+    near_due = db.session.scalars(
+        select(Ticket)
+        .where(Ticket.status.in_(HANDLING), Ticket.due_warn_at <= now, Ticket.due_at >= now)
+        .order_by(Ticket.due_at)
+        .limit(LIST_LIMIT)
+    ).all()
+    return Dashboard(
+        figures=figures,
+        days=days,
+        accepted=[accepted.get(d, 0) for d in days],
+        closed=[closed.get(d, 0) for d in days],
+        channels=[(c, n) for c, n in channels],
+        ranking=_ranking(start, end, figures if group_by == "department" else None),
+        overdue=list(overdue),
+        near_due=list(near_due),
+    )
+
+
+def _ranking(
+    start: datetime, end: datetime, by_unit: Report | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Units with a composite, best first, within their peer group (their `kind`)."""
+    found = by_unit or report(start, end, "department")
+    kinds = dict(db.session.execute(select(Department.code, Department.kind)).all())
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in found.rows:
+        score = row["metrics"].get("composite")
+        kind = kinds.get(row["key"])
+        if score is None or kind not in PEER_GROUPS:
+            continue
+        groups.setdefault(kind, []).append(row)
+    return {
+        kind: sorted(rows, key=lambda r: -r["metrics"]["composite"])
+        for kind, rows in groups.items()
+    }
