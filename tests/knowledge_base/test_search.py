@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hotline.extensions import db
 from hotline.models import KnowledgeGap
 from knowledge_base.io import import_knowledge_base
-from knowledge_base.search import search
+from knowledge_base.search import search, today
 from knowledge_base.synonyms import load_file, replace_synonyms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def _expired() -> set[str]:
     return {
         a["id"]
         for a in articles
-        if a.get("effective_to") and date.fromisoformat(str(a["effective_to"])) < date.today()
+        if a.get("effective_to") and date.fromisoformat(str(a["effective_to"])) < today()
     }
 
 
