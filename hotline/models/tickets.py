@@ -49,6 +49,10 @@ class Ticket(Base):
         Index("ix_ticket_received", "received_at"),
         Index("ix_ticket_status_sign_warn", "status", "sign_warn_at"),
         Index("ix_ticket_status_due_warn", "status", "due_warn_at"),
+        # The figures read periods of these (hotline.kpi).
+        Index("ix_ticket_due", "due_at"),
+        Index("ix_ticket_dispatched", "dispatched_at"),
+        Index("ix_ticket_closed", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -174,6 +178,7 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "round", "department_id"),
         Index("ix_assignment_department_state", "department_id", "state"),
+        Index("ix_assignment_dispatched", "dispatched_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -198,6 +203,7 @@ class ReturnRequest(Base):
     """A send-back (退单) and the hotline office's review of it."""
 
     __tablename__ = "return_request"
+    __table_args__ = (Index("ix_return_request_requested", "requested_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
@@ -242,6 +248,7 @@ class Visit(Base):
     """A follow-up visit attempt (回访); the latest reached one rates the ticket."""
 
     __tablename__ = "visit"
+    __table_args__ = (Index("ix_visit_visited", "visited_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)

@@ -1,6 +1,6 @@
 """deadline sweeps: yellow-warning times beside each deadline, raised alerts, and the
-follow-up visit's SMS survey, when an SMS was last handed to Twilio, outbox claims, and early-warning
-alerts
+follow-up visit's SMS survey, when an SMS was last handed to Twilio, outbox claims, early-warning
+alerts, and the indexes the figures read periods by
 
 Revision ID: 0006
 Revises: 0005
@@ -27,6 +27,15 @@ def upgrade():
         )
         batch_op.create_index('ix_ticket_status_sign_warn', ['status', 'sign_warn_at'], unique=False)
         batch_op.create_index('ix_ticket_status_due_warn', ['status', 'due_warn_at'], unique=False)
+        batch_op.create_index('ix_ticket_due', ['due_at'], unique=False)
+        batch_op.create_index('ix_ticket_dispatched', ['dispatched_at'], unique=False)
+        batch_op.create_index('ix_ticket_closed', ['closed_at'], unique=False)
+    with op.batch_alter_table('assignment', schema=None) as batch_op:
+        batch_op.create_index('ix_assignment_dispatched', ['dispatched_at'], unique=False)
+    with op.batch_alter_table('return_request', schema=None) as batch_op:
+        batch_op.create_index('ix_return_request_requested', ['requested_at'], unique=False)
+    with op.batch_alter_table('visit', schema=None) as batch_op:
+        batch_op.create_index('ix_visit_visited', ['visited_at'], unique=False)
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('outbox_item', schema=None) as batch_op:
@@ -87,6 +96,12 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('visit', schema=None) as batch_op:
+        batch_op.drop_index('ix_visit_visited')
+    with op.batch_alter_table('return_request', schema=None) as batch_op:
+        batch_op.drop_index('ix_return_request_requested')
+    with op.batch_alter_table('assignment', schema=None) as batch_op:
+        batch_op.drop_index('ix_assignment_dispatched')
     with op.batch_alter_table('hotspot_alert', schema=None) as batch_op:
         batch_op.drop_index(op.f('ix_hotspot_alert_raised_at'))
     op.drop_table('hotspot_alert')
@@ -99,6 +114,9 @@ def downgrade():
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_column('attempted_at')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_closed')
+        batch_op.drop_index('ix_ticket_dispatched')
+        batch_op.drop_index('ix_ticket_due')
         batch_op.drop_index('ix_ticket_status_due_warn')
         batch_op.drop_index('ix_ticket_status_sign_warn')
         batch_op.drop_column('visit_survey_at')
