@@ -75,7 +75,7 @@ def dashboard():  # type: ignore[no-untyped-def]
     charts = {
         "trend": {"labels": board.days, "accepted": board.accepted, "closed": board.closed},
         "channels": {
-            "labels": [c for c, _n in board.channels],
+            "labels": [gettext(c) for c, _n in board.channels],
             "counts": [n for _c, n in board.channels],
         },
     }
