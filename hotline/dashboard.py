@@ -51,6 +51,35 @@ def _per_day(column: Any, start: datetime, end: datetime) -> dict[str, int]:
 
 
 @dataclass
+class Topic:
+    """A 每月一题 candidate: a category worth a month's concerted effort."""
+
+    code: str
+    name: str
+    volume: int
+    repeat_rate: float | None
+    resolution_rate: float | None
+    score: float
+
+
+def topic_candidates(start: datetime, end: datetime, limit: int = 10) -> list[Topic]:
+    """Categories ranked by how much a month's focus would pay: many requests, many of
+    them repeats, and few solved — score = volume × (1 + 重复诉求率) × (2 − 解决率),
+    an unknown 解决率 counting as 0.5."""
+    found = report(start, end, "category")
+    topics = []
+    for row in found.rows:
+        volume = int(row["counts"].get("accepted", 0))
+        if not row["key"] or volume == 0:
+            continue
+        repeats = row["metrics"]["repeat_rate"]
+        solved = row["metrics"]["resolution_rate"]
+        score = volume * (1 + (repeats or 0.0)) * (2 - (0.5 if solved is None else solved))
+        topics.append(Topic(row["key"], row["name"], volume, repeats, solved, round(score, 3)))
+    return sorted(topics, key=lambda t: (-t.score, t.code))[:limit]
+
+
+@dataclass
 class Dashboard:
     figures: Report
     days: list[str]
@@ -60,6 +89,7 @@ class Dashboard:
     ranking: dict[str, list[dict[str, Any]]]
     overdue: list[Ticket]
     near_due: list[Ticket]
+    topics: list[Topic]
 
 
 def build(start: datetime, end: datetime, group_by: str = "department") -> Dashboard:
@@ -98,6 +128,7 @@ def build(start: datetime, end: datetime, group_by: str = "department") -> Dashb
         ranking=_ranking(start, end, figures if group_by == "department" else None),
         overdue=list(overdue),
         near_due=list(near_due),
+        topics=topic_candidates(start, end),
     )
 
 
