@@ -113,7 +113,7 @@ def outbox_relay() -> None:
 @with_appcontext
 def outbox_resend_held() -> None:
     """Queue again the SMS held while no Twilio credentials were configured."""
-    from hotline.messaging import resend_held
+    from hotline.sms_sending import resend_held
 
     click.echo(f"queued {resend_held()} held message(s) again")
 

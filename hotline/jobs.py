@@ -45,7 +45,7 @@ def send_sms(message_id: int) -> str:
 
     Transient Twilio or network errors propagate, so RQ's Retry tries again.
     """
-    from hotline.messaging import send_message
+    from hotline.sms_sending import send_message
 
     with app_context():
         return send_message(message_id)
@@ -76,8 +76,8 @@ def catch_up() -> int:
     guides approved but not published in time, and make sure the next deadline sweep
     is scheduled. Returns how many outbox rows were relayed."""
     from hotline.intake.raw import replay_unprocessed
-    from hotline.messaging import resend_stuck
     from hotline.outbox import relay_pending
+    from hotline.sms_sending import resend_stuck
     from hotline.sweeps import schedule_sweep
     from knowledge_base.articles import flag_late_publications
 

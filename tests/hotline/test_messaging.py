@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from hotline import jobs, messaging
+from hotline import jobs, messaging, sms_sending
 from hotline.extensions import db
 from hotline.models import Contact, Message, OutboxItem, Ticket, utcnow
 from hotline.models.base import simulated_now
@@ -282,7 +282,7 @@ def test_without_credentials_the_sms_is_held_logged_and_resent_later(app: Flask,
     db.session.expire_all()
     message = db.session.get(Message, message.id)
     assert message is not None and message.status == "held" and message.error
-    assert messaging.resend_held() == 0  # still no credentials: stays held
+    assert sms_sending.resend_held() == 0  # still no credentials: stays held
 
     client = RecordingHttpClient()
     app.config.update(
@@ -291,7 +291,7 @@ def test_without_credentials_the_sms_is_held_logged_and_resent_later(app: Flask,
         TWILIO_NUMBER=NUMBER,
         TWILIO_HTTP_CLIENT=client,
     )
-    assert messaging.resend_held() == 1
+    assert sms_sending.resend_held() == 1
     assert len(send_jobs()) == 2  # a fresh job for the held message
     assert send_jobs()[-1].payload == {"message_id": message.id}
     assert jobs.send_sms(message.id) == "sent"
@@ -350,7 +350,7 @@ def test_no_answer_from_twilio_is_checked_before_sending_again(
     db.session.expire_all()
     assert db.session.get(Message, message.id).status == "sending"
     assert jobs.send_sms(message.id) == "sending"  # RQ's quick retry: another run may be on it
-    with simulated_now(utcnow() + messaging.SENDING_GRACE + timedelta(seconds=1)):
+    with simulated_now(utcnow() + sms_sending.SENDING_GRACE + timedelta(seconds=1)):
         assert jobs.send_sms(message.id) == "sent"
     methods = [r["method"] for r in recorder.requests]
     assert methods == ["POST", "GET", "POST"]  # Twilio had not taken it: sent once
@@ -531,7 +531,7 @@ def test_a_failed_check_of_an_interrupted_send_keeps_it_sending(
     is not put back to "queued" (which would send it unchecked), it is checked again."""
     accept()
     [message] = outbound_sms()
-    later = utcnow() + messaging.SENDING_GRACE + timedelta(seconds=5)
+    later = utcnow() + sms_sending.SENDING_GRACE + timedelta(seconds=5)
     message.status = "sending"
     message.attempted_at = utcnow()
     db.session.commit()
@@ -540,6 +540,6 @@ def test_a_failed_check_of_an_interrupted_send_keeps_it_sending(
         jobs.send_sms(message.id)
     db.session.expire_all()
     assert db.session.get(Message, message.id).status == "sending"
-    with simulated_now(later + messaging.SENDING_GRACE + timedelta(seconds=5)):
+    with simulated_now(later + sms_sending.SENDING_GRACE + timedelta(seconds=5)):
         assert jobs.send_sms(message.id) == "sent"
     assert [r["method"] for r in recorder.requests] == ["GET", "GET", "POST"]

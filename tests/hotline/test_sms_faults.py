@@ -24,7 +24,7 @@ from sqlalchemy import select
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from hotline import messaging
+from hotline import sms_sending
 from hotline.embedded import free_port
 from hotline.extensions import db
 from hotline.models import Message, OutboxItem, Ticket, utcnow
@@ -107,8 +107,8 @@ def test_a_work_horse_killed_mid_send_sends_the_sms_exactly_once(
     assert len(posts) == (1 if moment == "after" else 0)
 
     fake.die = None
-    with simulated_now(utcnow() + messaging.SENDING_GRACE + timedelta(seconds=5)):
-        assert messaging.resend_stuck() == 1  # the worker's round finds it
+    with simulated_now(utcnow() + sms_sending.SENDING_GRACE + timedelta(seconds=5)):
+        assert sms_sending.resend_stuck() == 1  # the worker's round finds it
         db.session.remove()
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
     db.session.rollback()
