@@ -351,30 +351,20 @@ PARTS: tuple[Callable[[dict[Any, Figures], str | None, datetime, datetime], None
 )
 
 
-def _names(group_by: str | None, keys: list[Any]) -> dict[Any, str]:
+def _labels(group_by: str | None, keys: list[Any]) -> dict[Any, tuple[str, str]]:
+    """(code, name) of each group key: a unit's code and name, an agent's username and
+    display name …; a channel is its own code."""
     ids = [k for k in keys if k is not None]
     if group_by == "channel" or not ids:
-        return {k: str(k) for k in ids}
-    model, column = {
-        "department": (Department, Department.name),
-        "category": (Category, Category.name),
-        "territory": (Territory, Territory.name),
-        "agent": (User, User.display_name),
+        return {k: (str(k), str(k)) for k in ids}
+    model, code, name = {
+        "department": (Department, Department.code, Department.name),
+        "category": (Category, Category.code, Category.name),
+        "territory": (Territory, Territory.code, Territory.name),
+        "agent": (User, User.username, User.display_name),
     }[group_by or "department"]
-    return dict(db.session.execute(select(model.id, column).where(model.id.in_(ids))).all())
-
-
-def _codes(group_by: str | None, keys: list[Any]) -> dict[Any, str]:
-    ids = [k for k in keys if k is not None]
-    if group_by == "channel" or not ids:
-        return {k: str(k) for k in ids}
-    model, column = {
-        "department": (Department, Department.code),
-        "category": (Category, Category.code),
-        "territory": (Territory, Territory.code),
-        "agent": (User, User.username),
-    }[group_by or "department"]
-    return dict(db.session.execute(select(model.id, column).where(model.id.in_(ids))).all())
+    rows = db.session.execute(select(model.id, code, name).where(model.id.in_(ids))).all()
+    return {row[0]: (row[1], row[2] or "") for row in rows}
 
 
 def report(start: datetime, end: datetime, group_by: str | None = None) -> Report:
@@ -393,16 +383,17 @@ def report(start: datetime, end: datetime, group_by: str | None = None) -> Repor
         part(total, None, start, end)
         if group_by is not None:
             part(groups, group_by, start, end)
-    keys = [k for k in groups if k is not None]
-    codes, names = _codes(group_by, keys), _names(group_by, keys)
+    labels = _labels(group_by, [k for k in groups if k is not None])
     rows = [
         {
-            "key": codes.get(k, k) if k is not None else None,
-            "name": names.get(k, "") if k is not None else "",
+            "key": labels.get(k, (k, ""))[0] if k is not None else None,
+            "name": labels.get(k, (k, ""))[1] if k is not None else "",
             "counts": {n: int(v) for n, v in figures.counts.items()},
             "metrics": figures.metrics(),
         }
-        for k, figures in sorted(groups.items(), key=lambda item: str(codes.get(item[0], "")))
+        for k, figures in sorted(
+            groups.items(), key=lambda item: str(labels.get(item[0], ("",))[0])
+        )
     ]
     whole = total.get(None, Figures())
     return Report(

@@ -1,13 +1,8 @@
 """Browser-test helpers: the test's app on a real HTTP server, and a headless Chromium page.
 
-Import the fixtures into a test module and mark its tests:
-
-    from tests.web.browser import browser_fixture, live_server_fixture, page_fixture  # noqa: F401
-    pytestmark = pytest.mark.browser
-
-and request them as `live_server` and `page`, or `browser` with `new_page(browser,
-live_server)` for one page per person (they are registered under those names; the
-`_fixture` module names keep ruff's F811 quiet about test parameters shadowing an import).
+tests/web/conftest.py registers the fixtures `live_server`, `page` and `browser` (with
+`new_page(browser, live_server)` for one page per person); a test module marks its tests
+`pytestmark = pytest.mark.browser`.
 `page` navigates relative to the live server (`page.goto("/portal/")`). Tests are skipped,
 saying why, when Chromium or Playwright is missing (STACK.md "Browser tests": Debian's
 chromium, never `playwright install`).

@@ -14,13 +14,7 @@ from hotline.auth import add_user
 from hotline.extensions import db
 from hotline.models import Ticket
 from hotline.outbox import relay_pending
-from tests.web.browser import (  # noqa: F401
-    LiveServer,
-    browser_fixture,
-    live_server_fixture,
-    page_fixture,
-    release_session,
-)
+from tests.web.browser import LiveServer, release_session
 from tests.web.test_inbox_browser import PASSWORD, sign_in
 from tests.web.test_twilio_sms import BASE, NUMBER, TOKEN, post_signed, sms
 

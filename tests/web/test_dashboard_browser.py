@@ -9,13 +9,7 @@ import pytest
 from flask import Flask
 
 from hotline.auth import add_user
-from tests.web.browser import (  # noqa: F401
-    LiveServer,
-    browser_fixture,
-    live_server_fixture,
-    page_fixture,
-    release_session,
-)
+from tests.web.browser import LiveServer, release_session
 from tests.web.test_dashboard import dispatched
 from tests.web.test_inbox_browser import PASSWORD, sign_in
 

@@ -11,13 +11,7 @@ from flask import Flask
 from hotline.auth import add_user
 from hotline.outbox import relay_pending
 from tests.api_helpers import new_ticket
-from tests.web.browser import (  # noqa: F401
-    LiveServer,
-    browser_fixture,
-    live_server_fixture,
-    page_fixture,
-    release_session,
-)
+from tests.web.browser import LiveServer, release_session
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect

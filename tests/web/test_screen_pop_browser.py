@@ -18,13 +18,7 @@ from hotline.extensions import db
 from hotline.intake import voice, voice_reports
 from hotline.models import CallRecord, Ticket, User
 from hotline.outbox import relay_pending
-from tests.web.browser import (  # noqa: F401
-    LiveServer,
-    browser_fixture,
-    live_server_fixture,
-    page_fixture,
-    release_session,
-)
+from tests.web.browser import LiveServer, release_session
 from tests.web.test_inbox_browser import PASSWORD, sign_in
 from tests.web.test_twilio_sms import BASE, NUMBER, TOKEN, post_signed, sms
 

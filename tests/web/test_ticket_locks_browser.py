@@ -12,13 +12,7 @@ from flask import Flask
 from hotline.auth import add_user
 from hotline.extensions import db
 from tests.api_helpers import new_ticket
-from tests.web.browser import (  # noqa: F401
-    LiveServer,
-    browser_fixture,
-    live_server_fixture,
-    new_page,
-    release_session,
-)
+from tests.web.browser import LiveServer, new_page, release_session
 from tests.web.test_inbox_browser import PASSWORD, sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api")

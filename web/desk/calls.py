@@ -17,7 +17,6 @@ from typing import Any
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from pydantic import ValidationError
 
 from hotline import privacy, screen_pop
 from hotline.errors import HotlineError, InvalidInput
@@ -29,7 +28,7 @@ from hotline.tickets.access import FULL_IDENTITY
 from web.api.schemas import TicketCreate
 from web.desk import bp
 from web.desk.console import _console_user
-from web.desk.forms import FIELD_NAMES, message_for
+from web.desk.forms import message_for, validated
 from web.desk.office import decision_arguments, decision_context
 
 # The ticket form's fields (the call gives the channel, phone, line and time).
@@ -50,13 +49,7 @@ def _ticket_fields() -> dict[str, Any]:
         name: value for name in TICKET_FIELDS if (value := request.form.get(name, "").strip())
     }
     body.update({flag: True for flag in TICKET_FLAGS if request.form.get(flag)})
-    try:
-        checked = TicketCreate.model_validate({**body, "channel": "phone"})
-    except ValidationError as exc:
-        names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
-        labels = "、".join(str(FIELD_NAMES.get(n, n)) for n in names)
-        problem = _("Please check: %(fields)s", fields=labels)
-        raise InvalidInput(problem, problem, fields=list(names)) from None
+    checked = validated(TicketCreate, {**body, "channel": "phone"})
     fields = checked.model_dump(exclude_unset=True)
     fields.pop("channel")
     return fields

@@ -48,16 +48,21 @@ def message_for(exc: HotlineError) -> str:
     return exc.message_zh if str(get_locale()).startswith("zh") else exc.message
 
 
-def checked(action: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """`action`'s arguments from a form's `body`, checked with the JSON API's schema; an
-    incomplete or invalid form is InvalidInput naming its fields by their labels."""
+def validated(model: Any, body: Mapping[str, Any]) -> Any:
+    """`body` checked with one of the JSON API's schemas; an incomplete or invalid form
+    is InvalidInput naming its fields by their labels."""
     try:
-        return ACTION_BODIES[action].model_validate(dict(body)).model_dump()
+        return model.model_validate(dict(body))
     except ValidationError as exc:
         names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
         labels = "、".join(str(FIELD_NAMES.get(n, n)) for n in names)
         problem = _("Please check: %(fields)s", fields=labels)
         raise InvalidInput(problem, problem, fields=list(names)) from None
+
+
+def checked(action: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """`action`'s arguments from a form's `body`, checked with the JSON API's schema."""
+    return validated(ACTION_BODIES[action], body).model_dump()  # type: ignore[no-any-return]
 
 
 def form_body(fields: tuple[str, ...]) -> dict[str, str]:
