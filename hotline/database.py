@@ -49,3 +49,19 @@ def _begin_immediate(engine: Engine) -> None:
 
 def after_commit_hooks(session: Session) -> list[Any]:
     return session.info.setdefault("after_commit", [])
+
+
+def insert_once(model: Any, unique: list[str], **values: Any) -> int | None:
+    """INSERT … ON CONFLICT (`unique`) DO NOTHING in the caller's transaction: the new
+    row's id, or None when the row exists (another round or worker made it first).
+    PostgreSQL and SQLite both; what makes an alert or a claim happen exactly once."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(model.id)
+    )
+    return db.session.execute(statement).scalar()  # type: ignore[no-any-return]

@@ -21,8 +21,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from hotline.database import insert_once
 from hotline.extensions import db
 from hotline.models import Category, HotspotAlert, Territory, Ticket, utcnow
 from hotline.models.enums import TicketStatus
@@ -35,14 +35,7 @@ SHOWN = 200  # alerts on the supervisors' page
 
 def _claim(key: str, **values: Any) -> int | None:
     """Insert the alert unless `key` exists; its id, or None when raised already."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(HotspotAlert)
-        .values(key=key, raised_at=utcnow(), **values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(HotspotAlert.id)
-    )
-    return db.session.execute(statement).scalar()
+    return insert_once(HotspotAlert, ["key"], key=key, raised_at=utcnow(), **values)
 
 
 def _push(alert_id: int, kind: str, title: str) -> None:

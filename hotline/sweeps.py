@@ -30,8 +30,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from hotline.database import insert_once
 from hotline.extensions import db
 from hotline.models import (
     DeadlineAlert,
@@ -64,21 +64,16 @@ NOTES = {
 def claim(ticket: Ticket, kind: str, deadline: datetime) -> bool:
     """Take the (ticket, kind, deadline) alert for this transaction; False when it has
     been raised already (by an earlier round or another worker)."""
-    values = {
-        "ticket_id": ticket.id,
-        "kind": kind,
-        "deadline": deadline,
-        "department_id": ticket.department_id,
-        "raised_at": utcnow(),
-    }
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(DeadlineAlert)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "kind", "deadline"])
-        .returning(DeadlineAlert.id)
+    raised = insert_once(
+        DeadlineAlert,
+        ["ticket_id", "kind", "deadline"],
+        ticket_id=ticket.id,
+        kind=kind,
+        deadline=deadline,
+        department_id=ticket.department_id,
+        raised_at=utcnow(),
     )
-    return db.session.execute(statement).scalar() is not None
+    return raised is not None
 
 
 def _not_raised(kind: str, deadline_column: Any) -> Any:
