@@ -58,7 +58,11 @@ def load_configuration(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from hotline import database, realtime
+    from hotline import (
+        database,
+        kpi_rollup,  # noqa: F401  (changes to ended days are logged)
+        realtime,
+    )
     from hotline.auth import load_user, load_user_from_request
     from hotline.tickets import warnings  # noqa: F401  (deadlines carry their warning times)
     from web.i18n import ensure_compiled, select_locale

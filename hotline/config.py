@@ -93,6 +93,10 @@ class Config:
     # count (its average over HOTSPOT_BASELINE_DAYS); and requests naming a risk word.
     # The figures (hotline.kpi): 部分解决 counts this much as solved, 基本满意 this much as
     # satisfied; the composite's weights and its deductions (per unit of each rate).
+    # The figures' daily rollup (hotline.kpi_rollup): days built per worker round, and
+    # how long after midnight a day is left before it is built.
+    KPI_ROLLUP_DAYS_PER_ROUND = 31
+    KPI_ROLLUP_SETTLE_S = 600
     KPI_PARTLY_SOLVED_WEIGHT = 0.5
     KPI_BASIC_SATISFIED_WEIGHT = 1.0
     KPI_WEIGHTS = {"response_rate": 0.30, "resolution_rate": 0.35, "satisfaction_rate": 0.35}

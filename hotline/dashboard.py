@@ -1,8 +1,8 @@
 """The supervisors' dashboard (`/supervisor`): the figures per unit with each formula,
 units ranked by the composite within their peer group (districts, departments,
 utilities), the daily trend of requests accepted and closed, requests by channel, and
-the overdue and nearly due tickets. All of it from grouped SQL (hotline.kpi and the
-day counts here), none of it a loop over tickets."""
+the overdue and nearly due tickets. All of it from the figures' daily rollup and grouped
+SQL (hotline.kpi, hotline.kpi_rollup), none of it a loop over tickets."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.kpi import Report, report
+from hotline.kpi_rollup import gather
 from hotline.models import Department, Ticket, utcnow
 from hotline.sweeps import HANDLING
 
@@ -26,28 +27,6 @@ PEER_GROUPS = {
     "utility": "公共企事业单位",
     "mass_org": "群团组织",
 }
-
-
-def _offset_hours() -> float:
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-    offset = utcnow().astimezone(zone).utcoffset()
-    return offset.total_seconds() / 3600 if offset else 0.0
-
-
-def local_day(column: Any) -> Any:
-    """The city's calendar day of a UTC time column, in SQL."""
-    hours = _offset_hours()
-    if db.engine.dialect.name == "postgresql":
-        return func.date(func.timezone(current_app.config["TIMEZONE"], column))
-    return func.date(column, f"{hours:+g} hours")
-
-
-def _per_day(column: Any, start: datetime, end: datetime) -> dict[str, int]:
-    day = local_day(column)
-    rows = db.session.execute(
-        select(day, func.count(Ticket.id)).where(column >= start, column < end).group_by(day)
-    ).all()
-    return {str(d): n for d, n in rows}
 
 
 @dataclass
@@ -98,14 +77,12 @@ def build(start: datetime, end: datetime, group_by: str = "department") -> Dashb
     first: date = start.astimezone(zone).date()
     last: date = (end - timedelta(microseconds=1)).astimezone(zone).date()
     days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)][:400]
-    accepted = _per_day(Ticket.received_at, start, end)
-    closed = _per_day(Ticket.closed_at, start, end)
-    channels = db.session.execute(
-        select(Ticket.channel, func.count(Ticket.id))
-        .where(Ticket.received_at >= start, Ticket.received_at < end)
-        .group_by(Ticket.channel)
-        .order_by(func.count(Ticket.id).desc())
-    ).all()
+    per_day = {d: f.counts for (d, _none), f in gather(start, end, None, by_day=True).items()}
+    by_channel = [
+        (key, int(f.counts.get("accepted", 0)))
+        for (_none, key), f in gather(start, end, "channel").items()
+        if key is not None and f.counts.get("accepted")
+    ]
     now = utcnow()
     overdue = db.session.scalars(
         select(Ticket)
@@ -122,9 +99,9 @@ def build(start: datetime, end: datetime, group_by: str = "department") -> Dashb
     return Dashboard(
         figures=figures,
         days=days,
-        accepted=[accepted.get(d, 0) for d in days],
-        closed=[closed.get(d, 0) for d in days],
-        channels=[(c, n) for c, n in channels],
+        accepted=[int(per_day.get(d, {}).get("accepted", 0)) for d in days],
+        closed=[int(per_day.get(d, {}).get("closed_in_period", 0)) for d in days],
+        channels=sorted(by_channel, key=lambda pair: (-pair[1], pair[0])),
         ranking=_ranking(start, end, figures if group_by == "department" else None),
         overdue=list(overdue),
         near_due=list(near_due),

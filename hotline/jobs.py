@@ -62,11 +62,15 @@ def assign_waiting() -> int:
 def sweep_deadlines(full: bool = True) -> dict[str, int]:
     """One deadline sweep (hotline.sweeps): warnings, red cards, automatic urging and
     supervision, review reminders, visit surveys; each raised exactly once. `full`
-    False looks only at deadlines passed within SWEEP_LOOKBACK_S."""
+    False looks only at deadlines passed within SWEEP_LOOKBACK_S. Then the figures'
+    daily rollup catches up (hotline.kpi_rollup.refresh)."""
+    from hotline.kpi_rollup import refresh
     from hotline.sweeps import sweep
 
     with app_context():
-        return sweep(full=full)
+        found = sweep(full=full)
+        found["rollup_days"] = len(refresh())
+        return found
 
 
 def catch_up() -> int:

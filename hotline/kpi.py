@@ -1,5 +1,7 @@
 """The hotline's figures (DOMAIN.md "KPIs"), per period and grouped by unit, category,
-channel, territory or agent, each computed by SQL aggregates over indexed columns.
+channel, territory, agent or type, each computed by SQL aggregates over indexed
+columns; whole days that have ended are read from the daily rollup that
+hotline.kpi_rollup keeps with these same aggregates.
 
 Each figure counts a population of its own within [start, end):
 
@@ -17,11 +19,13 @@ Each figure counts a population of its own within [start, end):
   replied by the deadline (an extension moves it) / due; 超期率 overdue_rate = the
   rest / due;
 - tickets dispatched, by `dispatched_at`: 办结率 completion_rate = closed / dispatched;
-- visits, by `visited_at`, a ticket's latest reached one speaking for it: 响应率
-  response_rate = timely contact confirmed (or, not asked, first contact before the
-  deadline) / valid visits; 解决率 resolution_rate = (solved + w·partly) / rated;
-  满意率 satisfaction_rate = (satisfied + w·basic) / rated; 重办率 redo_rate =
-  redone / valid; 有效回访率 valid_visit_rate = tickets reached / tickets visited.
+- valid visits, by `visited_at`: each ticket's latest reached visit (a later one
+  replaces it, wherever it falls, so days add up): 响应率 response_rate = timely
+  contact confirmed (or, not asked, first contact before the deadline) / valid visits;
+  解决率 resolution_rate = (solved + w·partly) / rated; 满意率 satisfaction_rate =
+  (satisfied + w·basic) / rated; 重办率 redo_rate = redone / valid;
+- visit attempts, by `visited_at`: 有效回访率 valid_visit_rate = attempts that reached
+  the citizen / attempts (回访总量).
 
 composite = Σ KPI_WEIGHTS · rate − Σ KPI_DEDUCTIONS · rate (None until 响应率, 解决率
 and 满意率 all exist). Rates are fractions 0–1, None where the denominator is 0.
@@ -33,9 +37,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
 
 from hotline.errors import InvalidInput
 from hotline.extensions import db
@@ -53,7 +59,7 @@ from hotline.models import (
 )
 from hotline.models.enums import Disposition, Satisfaction, Solved, TicketStatus
 
-GROUPS = ("department", "category", "channel", "territory", "agent")
+GROUPS = ("department", "category", "channel", "territory", "agent", "type")
 # Each figure's name and formula, shown beside its number.
 DEFINITIONS: dict[str, tuple[str, str]] = {
     "answer_rate": ("接通率", "接听来电 / 进入人工队列的来电"),
@@ -73,7 +79,7 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "satisfaction_rate": ("满意率", "（满意 + w×基本满意） / 有评价的回访"),
     "redo_rate": ("重办率", "重办 / 有效回访"),
     "repeat_rate": ("重复诉求率", "并单的重复诉求 / 受理工单"),
-    "valid_visit_rate": ("有效回访率", "回访到的工单 / 回访过的工单"),
+    "valid_visit_rate": ("有效回访率", "接通的回访 / 回访次数"),
     "composite": (
         "综合得分",
         "0.30×响应率 + 0.35×解决率 + 0.35×满意率 − 扣分（KPI_WEIGHTS, KPI_DEDUCTIONS）",
@@ -119,7 +125,7 @@ class Figures:
             ),
             "redo_rate": rate(c("redone", 0), c("visits_valid", 0)),
             "repeat_rate": rate(c("repeats", 0), c("accepted", 0)),
-            "valid_visit_rate": rate(c("visits_valid", 0), c("visited", 0)),
+            "valid_visit_rate": rate(c("visits_reached", 0), c("visited", 0)),
         }
         found["composite"] = composite(found)
         return {name: None if value is None else round(value, 6) for name, value in found.items()}
@@ -151,51 +157,84 @@ def _ticket_key(group_by: str | None) -> Any:
         "channel": Ticket.channel,
         "territory": Ticket.territory_id,
         "agent": Ticket.accepted_by_id,
+        "type": Ticket.type,
         None: None,
     }[group_by]
 
 
-def _collect(into: dict[Any, Figures], key: Any, statement: Any, names: tuple[str, ...]) -> None:
-    """Run one aggregate statement (its first column the group key, unless `key` is
-    None) and add its columns to the groups' counts under `names`."""
+def local_day(column: Any) -> Any:
+    """The city's calendar day of a UTC time column, in SQL."""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    if db.engine.dialect.name == "postgresql":
+        return func.date(func.timezone(current_app.config["TIMEZONE"], column))
+    offset = utcnow().astimezone(zone).utcoffset()
+    hours = offset.total_seconds() / 3600 if offset else 0.0
+    return func.date(column, f"{hours:+g} hours")
+
+
+@dataclass
+class Span:
+    """What one aggregate covers: [start, end), and whether it counts per city day (the
+    rollup's grain) as well as per group."""
+
+    start: datetime
+    end: datetime
+    by_day: bool = False
+
+
+def _keys(span: Span, time_column: Any, key: Any) -> list[Any]:
+    keys = [local_day(time_column)] if span.by_day else []
+    return keys + ([key] if key is not None else [])
+
+
+def _collect(
+    into: dict[Any, Figures], span: Span, key: Any, statement: Any, names: tuple[str, ...]
+) -> None:
+    """Run one aggregate statement (its first columns the day, when counted by day, and
+    the group key, unless `key` is None) and add its other columns to the groups' counts
+    under `names`. Groups are keyed (day or None, group key or None)."""
+    width = int(span.by_day) + int(key is not None)
     for row in db.session.execute(statement):
         values = list(row)
-        group = values.pop(0) if key is not None else None
-        figures = into.setdefault(group, Figures())
+        head, values = values[:width], values[width:]
+        day = str(head.pop(0)) if span.by_day else None
+        group = head[0] if head else None
+        figures = into.setdefault((day, group), Figures())
         for name, value in zip(names, values, strict=True):
             figures.add(name, value)
 
 
-def _select(key: Any, *columns: Any) -> Any:
-    return select(key, *columns) if key is not None else select(*columns)
+def _select(keys: list[Any], *columns: Any) -> Any:
+    return select(*keys, *columns)
 
 
-def _grouped(statement: Any, key: Any) -> Any:
-    return statement.group_by(key) if key is not None else statement
+def _grouped(statement: Any, keys: list[Any]) -> Any:
+    return statement.group_by(*keys) if keys else statement
 
 
 def call_figures(start: datetime, end: datetime) -> dict[str, float | None]:
     """The call figures alone for [start, end) (the wallboard's today)."""
     found: dict[Any, Figures] = {}
-    _calls(found, None, start, end)
-    return found.get(None, Figures()).metrics()
+    _calls(found, None, Span(start, end))
+    return found.get((None, None), Figures()).metrics()
 
 
-def _calls(into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime) -> None:
+def _calls(into: dict[Any, Figures], group_by: str | None, span: Span) -> None:
     if group_by not in (None, "agent", "channel"):
-        return  # calls belong to no unit, category or territory
+        return  # calls belong to no unit, category, territory or type
     if group_by == "channel":  # every call is the phone channel's
         phone: dict[Any, Figures] = {}
-        _calls(phone, None, start, end)
-        if None in phone:
-            into.setdefault("phone", Figures()).counts.update(phone[None].counts)
+        _calls(phone, None, span)
+        for (day, _none), figures in phone.items():
+            into.setdefault((day, "phone"), Figures()).counts.update(figures.counts)
         return
     key = CallRecord.agent_id if group_by == "agent" else None
+    keys = _keys(span, CallRecord.started_at, key)
     answered = CallRecord.answered_at.is_not(None)
     reached = or_(CallRecord.queued_at.is_not(None), answered)
     practice = CallRecord.data["practice"].as_boolean()
     statement = _select(
-        key,
+        keys,
         func.count(case((reached, 1))),
         func.count(case((answered, 1))),
         func.count(case((and_(answered, CallRecord.queue_wait_s <= ANSWERED_WITHIN_S), 1))),
@@ -203,8 +242,8 @@ def _calls(into: dict[Any, Figures], group_by: str | None, start: datetime, end:
         func.coalesce(func.sum(case((answered, CallRecord.queue_wait_s))), 0),
         func.coalesce(func.sum(case((answered, CallRecord.duration_s))), 0),
     ).where(
-        CallRecord.started_at >= start,
-        CallRecord.started_at < end,
+        CallRecord.started_at >= span.start,
+        CallRecord.started_at < span.end,
         CallRecord.emergency_line.is_(None),
         or_(practice.is_(None), practice.is_(False)),
     )
@@ -216,87 +255,89 @@ def _calls(into: dict[Any, Figures], group_by: str | None, start: datetime, end:
         "answer_wait_s",
         "talk_time_s",
     )
-    _collect(into, key, _grouped(statement, key), names)
+    _collect(into, span, key, _grouped(statement, keys), names)
 
 
-def _accepted(
-    into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime
-) -> None:
+def _accepted(into: dict[Any, Figures], group_by: str | None, span: Span) -> None:
     key = _ticket_key(group_by)
+    keys = _keys(span, Ticket.received_at, key)
     repeat = or_(Ticket.status == TicketStatus.MERGED, Ticket.is_repeat.is_(True))
     statement = _select(
-        key,
+        keys,
         func.count(Ticket.id),
         func.count(case((Ticket.disposition == Disposition.DIRECT_ANSWER, 1))),
         func.count(case((repeat, 1))),
-    ).where(Ticket.received_at >= start, Ticket.received_at < end)
-    _collect(into, key, _grouped(statement, key), ("accepted", "direct_answers", "repeats"))
+    ).where(Ticket.received_at >= span.start, Ticket.received_at < span.end)
+    names = ("accepted", "direct_answers", "repeats")
+    _collect(into, span, key, _grouped(statement, keys), names)
+    keys = _keys(span, Ticket.closed_at, key)
+    closings = _select(keys, func.count(Ticket.id)).where(
+        Ticket.closed_at >= span.start, Ticket.closed_at < span.end
+    )
+    _collect(into, span, key, _grouped(closings, keys), ("closed_in_period",))
 
 
-def _assignments(
-    into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime
-) -> None:
+def _assignments(into: dict[Any, Figures], group_by: str | None, span: Span) -> None:
     key = Assignment.department_id if group_by == "department" else _ticket_key(group_by)
     if group_by == "agent":
         key = Assignment.dispatched_by_id
+    keys = _keys(span, Assignment.dispatched_at, key)
     in_time = and_(
         Assignment.signed_at.is_not(None), Assignment.signed_at <= Assignment.sign_due_at
     )
     statement = (
-        _select(key, func.count(Assignment.id), func.count(case((in_time, 1))))
+        _select(keys, func.count(Assignment.id), func.count(case((in_time, 1))))
         .join(Ticket, Ticket.id == Assignment.ticket_id)
-        .where(Assignment.dispatched_at >= start, Assignment.dispatched_at < end)
+        .where(Assignment.dispatched_at >= span.start, Assignment.dispatched_at < span.end)
     )
-    _collect(into, key, _grouped(statement, key), ("assignments", "signed_in_time"))
+    _collect(into, span, key, _grouped(statement, keys), ("assignments", "signed_in_time"))
     back_key = ReturnRequest.department_id if group_by == "department" else _ticket_key(group_by)
     if group_by == "agent":
         back_key = ReturnRequest.requested_by_id
+    keys = _keys(span, ReturnRequest.requested_at, back_key)
     decided = ReturnRequest.decision != "pending"
     returns = (
         _select(
-            back_key,
+            keys,
             func.count(ReturnRequest.id),
             func.count(case((decided, 1))),
             func.count(case((and_(decided, ReturnRequest.wrongful.is_(True)), 1))),
         )
         .join(Ticket, Ticket.id == ReturnRequest.ticket_id)
-        .where(ReturnRequest.requested_at >= start, ReturnRequest.requested_at < end)
+        .where(ReturnRequest.requested_at >= span.start, ReturnRequest.requested_at < span.end)
     )
-    _collect(
-        into,
-        back_key,
-        _grouped(returns, back_key),
-        ("returns", "returns_decided", "wrongful_returns"),
-    )
+    names = ("returns", "returns_decided", "wrongful_returns")
+    _collect(into, span, back_key, _grouped(returns, keys), names)
 
 
-def _deadlines(
-    into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime
-) -> None:
+def _deadlines(into: dict[Any, Figures], group_by: str | None, span: Span) -> None:
     key = _ticket_key(group_by)
-    now = utcnow()
+    keys = _keys(span, Ticket.due_at, key)
     on_time = and_(Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at)
-    due = _select(key, func.count(Ticket.id), func.count(case((on_time, 1)))).where(
-        Ticket.due_at >= start,
-        Ticket.due_at < min(end, now),
+    due = _select(keys, func.count(Ticket.id), func.count(case((on_time, 1)))).where(
+        Ticket.due_at >= span.start,
+        Ticket.due_at < min(span.end, utcnow()),
         Ticket.status != TicketStatus.MERGED,
     )
-    _collect(into, key, _grouped(due, key), ("due", "on_time"))
+    _collect(into, span, key, _grouped(due, keys), ("due", "on_time"))
+    keys = _keys(span, Ticket.dispatched_at, key)
     closed = _select(
-        key, func.count(Ticket.id), func.count(case((Ticket.status == TicketStatus.CLOSED, 1)))
-    ).where(Ticket.dispatched_at >= start, Ticket.dispatched_at < end)
-    _collect(into, key, _grouped(closed, key), ("dispatched", "closed"))
+        keys, func.count(Ticket.id), func.count(case((Ticket.status == TicketStatus.CLOSED, 1)))
+    ).where(Ticket.dispatched_at >= span.start, Ticket.dispatched_at < span.end)
+    _collect(into, span, key, _grouped(closed, keys), ("dispatched", "closed"))
 
 
-def _visits(into: dict[Any, Figures], group_by: str | None, start: datetime, end: datetime) -> None:
+def _visits(into: dict[Any, Figures], group_by: str | None, span: Span) -> None:
     key = _ticket_key(group_by)
-    in_period = and_(Visit.visited_at >= start, Visit.visited_at < end)
-    # A ticket's latest reached visit speaks for it (its earlier ones were redone).
-    latest = (
-        select(Visit.ticket_id, func.max(Visit.id).label("visit_id"))
-        .where(in_period, Visit.reached.is_(True))
-        .group_by(Visit.ticket_id)
-        .subquery()
+    keys = _keys(span, Visit.visited_at, key)
+    in_period = and_(Visit.visited_at >= span.start, Visit.visited_at < span.end)
+    # A ticket's latest reached visit speaks for it (its earlier ones were redone): a
+    # visit counts on its own day unless a later one replaced it, so days add up.
+    later = aliased(Visit)
+    replaced = (
+        select(later.id)
+        .where(later.ticket_id == Visit.ticket_id, later.reached.is_(True), later.id > Visit.id)
+        .exists()
     )
     contact = or_(
         Visit.timely_contact.is_(True),
@@ -308,7 +349,7 @@ def _visits(into: dict[Any, Figures], group_by: str | None, start: datetime, end
     )
     statement = (
         _select(
-            key,
+            keys,
             func.count(Visit.id),
             func.count(case((Visit.satisfaction.is_not(None), 1))),
             func.count(case((contact, 1))),
@@ -319,8 +360,8 @@ def _visits(into: dict[Any, Figures], group_by: str | None, start: datetime, end
             func.count(case((Visit.redo.is_(True), 1))),
         )
         .select_from(Visit)
-        .join(latest, latest.c.visit_id == Visit.id)
         .join(Ticket, Ticket.id == Visit.ticket_id)
+        .where(in_period, Visit.reached.is_(True), ~replaced)
     )
     names = (
         "visits_valid",
@@ -332,17 +373,17 @@ def _visits(into: dict[Any, Figures], group_by: str | None, start: datetime, end
         "basically_satisfied",
         "redone",
     )
-    _collect(into, key, _grouped(statement, key), names)
-    visited = (
-        _select(key, func.count(func.distinct(Visit.ticket_id)))
+    _collect(into, span, key, _grouped(statement, keys), names)
+    attempts = (
+        _select(keys, func.count(Visit.id), func.count(case((Visit.reached.is_(True), 1))))
         .select_from(Visit)
         .join(Ticket, Ticket.id == Visit.ticket_id)
         .where(in_period)
     )
-    _collect(into, key, _grouped(visited, key), ("visited",))
+    _collect(into, span, key, _grouped(attempts, keys), ("visited", "visits_reached"))
 
 
-PARTS: tuple[Callable[[dict[Any, Figures], str | None, datetime, datetime], None], ...] = (
+PARTS: tuple[Callable[[dict[Any, Figures], str | None, Span], None], ...] = (
     _calls,
     _accepted,
     _assignments,
@@ -372,17 +413,15 @@ def report(start: datetime, end: datetime, group_by: str | None = None) -> Repor
     if group_by not in (None, *GROUPS):
         raise InvalidInput(
             f"group_by must be one of {', '.join(GROUPS)}",
-            "group_by 须为 department、category、channel、territory、agent 之一",
+            "group_by 须为 department、category、channel、territory、agent、type 之一",
             field="group_by",
         )
     if end <= start:
         raise InvalidInput("to must be after from", "结束时间须晚于开始时间", field="to")
-    groups: dict[Any, Figures] = {}
-    total: dict[Any, Figures] = {}
-    for part in PARTS:
-        part(total, None, start, end)
-        if group_by is not None:
-            part(groups, group_by, start, end)
+    from hotline.kpi_rollup import gather
+
+    total = gather(start, end, None)
+    groups = {key: f for (_day, key), f in gather(start, end, group_by).items()} if group_by else {}
     labels = _labels(group_by, [k for k in groups if k is not None])
     rows = [
         {
@@ -395,7 +434,7 @@ def report(start: datetime, end: datetime, group_by: str | None = None) -> Repor
             groups.items(), key=lambda item: str(labels.get(item[0], ("",))[0])
         )
     ]
-    whole = total.get(None, Figures())
+    whole = total.get((None, None), Figures())
     return Report(
         start,
         end,

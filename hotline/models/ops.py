@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Column,
     Date,
     Float,
     ForeignKey,
@@ -115,6 +117,78 @@ class HotspotAlert(Base):
     window_to: Mapped[datetime] = mapped_column(UTCDateTime)
     title: Mapped[str] = mapped_column(String(200))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# The counts each figure of hotline.kpi is made of; the daily rollup keeps one column each.
+KPI_COUNTS = (
+    "calls_inbound",
+    "calls_answered",
+    "calls_answered_15s",
+    "calls_abandoned",
+    "answer_wait_s",
+    "talk_time_s",
+    "accepted",
+    "direct_answers",
+    "repeats",
+    "closed_in_period",
+    "assignments",
+    "signed_in_time",
+    "returns",
+    "returns_decided",
+    "wrongful_returns",
+    "due",
+    "on_time",
+    "dispatched",
+    "closed",
+    "visits_valid",
+    "visits_rated",
+    "timely_contact",
+    "solved",
+    "partly_solved",
+    "satisfied",
+    "basically_satisfied",
+    "redone",
+    "visited",
+    "visits_reached",
+)
+
+
+class KpiRollup(Base):
+    """One city day's counts (KPI_COUNTS) for one group: `group_by` '' is the whole
+    centre, otherwise department, category, channel, territory, agent or type with the
+    group's id or code in `group_key` ('' for none). Kept by hotline.kpi_rollup."""
+
+    __tablename__ = "kpi_rollup"
+    __table_args__ = (UniqueConstraint("group_by", "day", "group_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    group_by: Mapped[str] = mapped_column(String(16))
+    group_key: Mapped[str] = mapped_column(String(64))
+
+
+for _name in KPI_COUNTS:
+    setattr(KpiRollup, _name, Column(_name, BigInteger, nullable=False, default=0))
+
+
+class KpiRollupDay(Base):
+    """A city day whose rollup rows are built, and when."""
+
+    __tablename__ = "kpi_rollup_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KpiChange(Base):
+    """A change to a day that has ended (a late reply, a visit, a re-classification):
+    that day's rollup is read live until the worker builds it again. Append-only, so
+    concurrent writers never wait on each other."""
+
+    __tablename__ = "kpi_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
 
 
 class ReferenceCounter(Base):
