@@ -102,15 +102,15 @@ def build(start: datetime, end: datetime, group_by: str = "department") -> Dashb
         accepted=[int(per_day.get(d, {}).get("accepted", 0)) for d in days],
         closed=[int(per_day.get(d, {}).get("closed_in_period", 0)) for d in days],
         channels=sorted(by_channel, key=lambda pair: (-pair[1], pair[0])),
-        ranking=_ranking(start, end, figures if group_by == "department" else None),
+        ranking=ranking(start, end, figures if group_by == "department" else None),
         overdue=list(overdue),
         near_due=list(near_due),
         topics=topic_candidates(start, end),
     )
 
 
-def _ranking(
-    start: datetime, end: datetime, by_unit: Report | None
+def ranking(
+    start: datetime, end: datetime, by_unit: Report | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Units with a composite, best first, within their peer group (their `kind`)."""
     found = by_unit or report(start, end, "department")

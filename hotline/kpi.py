@@ -394,9 +394,9 @@ PARTS: tuple[Callable[[dict[Any, Figures], str | None, Span], None], ...] = (
 
 def _labels(group_by: str | None, keys: list[Any]) -> dict[Any, tuple[str, str]]:
     """(code, name) of each group key: a unit's code and name, an agent's username and
-    display name …; a channel is its own code."""
+    display name …; a channel or a request type is its own code."""
     ids = [k for k in keys if k is not None]
-    if group_by == "channel" or not ids:
+    if group_by in ("channel", "type") or not ids:
         return {k: (str(k), str(k)) for k in ids}
     model, code, name = {
         "department": (Department, Department.code, Department.name),

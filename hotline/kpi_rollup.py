@@ -50,6 +50,10 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
+def local_today() -> date:
+    return utcnow().astimezone(_zone()).date()
+
+
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), _zone())
 

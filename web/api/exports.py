@@ -22,7 +22,7 @@ TYPES = {
 }
 
 
-def _download(name: str, fmt: str, body: bytes) -> Response:
+def download(name: str, fmt: str, body: bytes) -> Response:
     stamp = utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
     response = Response(body, mimetype=TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{fmt}"'
@@ -53,7 +53,7 @@ def export_tickets():  # type: ignore[no-untyped-def]
     header = [label for _key, label in exports.TICKET_COLUMNS]
     body = exports.render(fmt, "工单", header, rows)
     exports.record_export(viewer, "tickets", len(rows), fmt, full)
-    return _download("tickets", fmt, body)
+    return download("tickets", fmt, body)
 
 
 @bp.get("/exports/kpi")
@@ -71,4 +71,4 @@ def export_kpi():  # type: ignore[no-untyped-def]
     header, rows = exports.kpi_rows(found)
     body = exports.render(fmt, "考核指标", header, rows)
     exports.record_export(viewer, "kpi", len(rows), fmt, False)
-    return _download("kpi", fmt, body)
+    return download("kpi", fmt, body)

@@ -1,8 +1,11 @@
-"""The supervisors' pages. `/supervisor/hotspots`: the early warnings (苗头性预警), newest
-first, each with the tickets behind it, refreshed live as new ones are raised.
-`/wallboard`: the centre's wall screen, live."""
+"""The supervisors' pages. `/supervisor`: the figures of a period. `/supervisor/reports`:
+the daily, weekly and monthly reports, on screen or as XLSX/CSV. `/supervisor/hotspots`:
+the early warnings (苗头性预警), newest first, each with the tickets behind it,
+refreshed live as new ones are raised. `/wallboard`: the centre's wall screen, live."""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext
@@ -89,4 +92,65 @@ def dashboard():  # type: ignore[no-untyped-def]
         peer_groups=PEER_GROUPS,
         start=request.args.get("from", ""),
         end=request.args.get("to", ""),
+    )
+
+
+def _reported_day(kind: str) -> date:
+    """`on` from the URL, else a day of the last complete period (yesterday, last week,
+    last month), in the city's calendar."""
+    from hotline.errors import InvalidInput
+    from hotline.kpi_rollup import local_today
+
+    given = request.args.get("on", "").strip()
+    if given:
+        try:
+            return date.fromisoformat(given)
+        except ValueError:
+            raise InvalidInput(
+                "on must be a date (YYYY-MM-DD)", "日期格式应为 YYYY-MM-DD", field="on"
+            ) from None
+    today = local_today()
+    if kind == "week":
+        return today - timedelta(days=today.weekday() + 1)
+    if kind == "month":
+        return today.replace(day=1) - timedelta(days=1)
+    return today - timedelta(days=1)
+
+
+@bp.get("/supervisor/reports")
+@login_required
+def reports():  # type: ignore[no-untyped-def]
+    """The daily, weekly or monthly report (日报/周报/月报), on screen or downloaded."""
+    from hotline import exports
+    from hotline.dashboard import PEER_GROUPS
+    from hotline.errors import HotlineError
+    from hotline.kpi import DEFINITIONS
+    from hotline.reports import KEY_FIGURES, PERIODS, build, previous, rows
+    from web.api.exports import download
+
+    if current_user.role not in SUPERVISING:
+        abort(403)
+    kind = request.args.get("period", "day")
+    fmt = request.args.get("format", "").strip().lower()
+    try:
+        if fmt:
+            exports.check_request(current_user, fmt, False)
+        found = build(kind, _reported_day(kind))
+    except HotlineError as exc:
+        return render_template("error.html", status=exc.status, error=exc.to_dict()), exc.status
+    if fmt:
+        header, table = rows(found)
+        body = exports.render(fmt, gettext("report_" + kind), header, table)
+        exports.record_export(current_user, f"report:{kind}", len(table), fmt, False)
+        return download(f"report-{kind}-{found.first.isoformat()}", fmt, body)
+    before = previous(kind, found.first)
+    return render_template(
+        "supervisor/reports.html",
+        report=found,
+        periods=PERIODS,
+        definitions=DEFINITIONS,
+        key_figures=KEY_FIGURES,
+        peer_groups=PEER_GROUPS,
+        earlier=before[0],
+        later=found.last + timedelta(days=1),
     )
