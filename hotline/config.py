@@ -44,6 +44,9 @@ class Config:
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # SQLite only: memory-mapped reads and each connection's page cache.
+    SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+    SQLITE_CACHE_KIB = 32 * 1024
     REDIS_URL: str | None = None
     # None: the web process starts the embedded Redis (`make run`); a URL: use it.
     PII_KEY: str | None = None

@@ -26,6 +26,10 @@ def init_app(app: Flask) -> None:
                 # FULL: a committed ticket survives a power cut (the demo loader lowers it).
                 level = app.config.get("SQLITE_SYNCHRONOUS", "FULL")
                 cursor.execute(f"PRAGMA synchronous={level}")
+                # Reads (the knowledge base's full-text index above all) straight from
+                # memory-mapped pages, and a larger page cache per connection.
+                cursor.execute(f"PRAGMA mmap_size={int(app.config['SQLITE_MMAP_BYTES'])}")
+                cursor.execute(f"PRAGMA cache_size=-{int(app.config['SQLITE_CACHE_KIB'])}")
                 cursor.close()
 
             _begin_immediate(engine)

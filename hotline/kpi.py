@@ -58,6 +58,7 @@ from hotline.models import (
     utcnow,
 )
 from hotline.models.enums import Disposition, Satisfaction, Solved, TicketStatus
+from hotline.models.ops import KPI_COUNTS
 
 GROUPS = ("department", "category", "channel", "territory", "agent", "type")
 # Each figure's name and formula, shown beside its number.
@@ -94,6 +95,10 @@ class Figures:
 
     def add(self, name: str, value: Any) -> None:
         self.counts[name] = self.counts.get(name, 0) + float(value or 0)
+
+    def whole_counts(self) -> dict[str, int]:
+        """Every count (KPI_COUNTS), 0 where nothing was counted."""
+        return {name: int(self.counts.get(name, 0)) for name in KPI_COUNTS}
 
     def metrics(self) -> dict[str, float | None]:
         c = self.counts.get
@@ -427,7 +432,7 @@ def report(start: datetime, end: datetime, group_by: str | None = None) -> Repor
         {
             "key": labels.get(k, (k, ""))[0] if k is not None else None,
             "name": labels.get(k, (k, ""))[1] if k is not None else "",
-            "counts": {n: int(v) for n, v in figures.counts.items()},
+            "counts": figures.whole_counts(),
             "metrics": figures.metrics(),
         }
         for k, figures in sorted(
@@ -440,5 +445,5 @@ def report(start: datetime, end: datetime, group_by: str | None = None) -> Repor
         end,
         group_by,
         rows,
-        {"counts": {n: int(v) for n, v in whole.counts.items()}, "metrics": whole.metrics()},
+        {"counts": whole.whole_counts(), "metrics": whole.metrics()},
     )

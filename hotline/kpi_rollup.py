@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, delete, event, func, inspect, or_, select
+from sqlalchemy import and_, delete, event, func, inspect, or_, select, text
 from sqlalchemy.orm import Session
 
 from hotline.extensions import db
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # Groups whose keys are row ids (stored as text in the rollup); the others are codes.
 _ID_GROUPS = {"department", "category", "territory", "agent"}
 Found = dict[tuple[str | None, Any], Figures]
+_LOCK = 0x6B7069  # the rollup builder's advisory lock key
 
 
 def _zone() -> ZoneInfo:
@@ -90,9 +91,7 @@ def _usable(start: datetime, end: datetime) -> list[date]:
     first = start.astimezone(zone).date()
     if day_start(first) < start:
         first += timedelta(days=1)
-    last = end.astimezone(zone).date() - timedelta(days=1)
-    if day_start(last + timedelta(days=2)) <= end:  # `end` is not a midnight: its day too
-        last += timedelta(days=1)
+    last = end.astimezone(zone).date() - timedelta(days=1)  # `end`'s own day is partial
     last = min(last, utcnow().astimezone(zone).date() - timedelta(days=1))
     if last < first:
         return []
@@ -199,6 +198,11 @@ def refresh(limit: int | None = None) -> list[date]:
     first), at most `limit` (KPI_ROLLUP_DAYS_PER_ROUND) days; commits. Returns them."""
     config = current_app.config
     limit = int(config["KPI_ROLLUP_DAYS_PER_ROUND"] if limit is None else limit)
+    # One builder at a time (a slow round overlapping the next); SQLite's writer lock
+    # does the same there.
+    locking = text("SELECT pg_try_advisory_xact_lock(:key)")
+    if db.engine.dialect.name == "postgresql" and not db.session.scalar(locking, {"key": _LOCK}):
+        return []
     zone = _zone()
     settled = utcnow() - timedelta(seconds=int(config["KPI_ROLLUP_SETTLE_S"]))
     last = settled.astimezone(zone).date() - timedelta(days=1)

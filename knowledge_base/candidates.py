@@ -35,7 +35,7 @@ def _plan(query: Query, units: list[Weighted]) -> tuple[list[str], list[str], li
     is what a homophone typo looks like). Common terms are left to the re-scoring: they
     would only make the index rank half the knowledge base."""
     needed = [t for item in units for t in (*item.unit.terms, *item.unit.grams)]
-    frequencies = document_frequencies([*needed, *query.grams])
+    frequencies = document_frequencies(needed)
     chosen: list[tuple[float, list[str]]] = []
     for item in units:
         # The word and its synonyms; its bigrams only when no article has the word itself
@@ -60,9 +60,16 @@ def _plan(query: Query, units: list[Weighted]) -> tuple[list[str], list[str], li
     specific = [t for t in common if frequencies[t] <= ceiling]
     if terms or specific:
         common = specific
+    # Sounds only for the question's own pieces no article has (a typo: 社宝卡), never
+    # for the bigrams that straddle two words of a long story (院花 in 住了十几天院花了).
     tool = analyzer()
     sounds = [
-        sound for gram in query.grams if not frequencies.get(gram) for sound in tool._sounds([gram])
+        sound
+        for item in units
+        if not any(frequencies[t] for t in item.unit.terms)
+        for gram in item.unit.grams
+        if not frequencies[gram]
+        for sound in tool._sounds([gram])
     ]
     return terms, common, list(dict.fromkeys(sounds))[:limit]
 

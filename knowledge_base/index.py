@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -125,8 +125,27 @@ def read_rows(sql: str, params: dict[str, Any], **lists: list[Any]) -> list[Any]
         sql = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
     if dialect() == "sqlite":
         plain = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
-        return db.session.connection().exec_driver_sql(sql, plain).all()
+        # The driver's own cursor, in the session's transaction: SQLAlchemy's result
+        # machinery costs as much as the query for these small reads.
+        raw = db.session.connection().connection.driver_connection
+        cursor = raw.execute(sql, plain)  # type: ignore[union-attr]
+        shape = _shape(sql, cursor.description)
+        return [shape._make(row) for row in cursor.fetchall()]
     return db.session.execute(text(sql), params).all()
+
+
+_shapes: dict[str, Any] = {}
+
+
+def _shape(sql: str, description: Any) -> Any:
+    """A named tuple for a query's rows (row.id, row.title …), made once per query."""
+    shape = _shapes.get(sql)
+    if shape is None:
+        if len(_shapes) > 256:
+            _shapes.clear()
+        names = [column[0] for column in description or ()]
+        shape = _shapes[sql] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    return shape
 
 
 def document_frequencies(terms: list[str]) -> dict[str, int]:

@@ -389,3 +389,28 @@ def test_the_rollup_gives_the_same_figures_and_follows_changes(fixture: dict[str
     noon = datetime(2025, 11, 20, 12, tzinfo=SHANGHAI)
     assert report(START, noon).total["counts"]["visits_valid"] == 3
     assert report(noon, END).total["counts"].get("visits_valid", 0) == 0
+
+
+def test_a_later_visit_replaces_the_earlier_one_in_the_rollup(fixture: dict[str, int]) -> None:
+    from hotline.kpi_rollup import refresh
+
+    refresh(limit=1000)
+    t2 = db.session.scalar(select(Ticket).where(Ticket.reference.endswith("0002")))
+    db.session.add(
+        Visit(
+            ticket_id=t2.id,
+            method="phone",
+            visited_at=day("11-25"),
+            reached=True,
+            solved="solved",
+            satisfaction="satisfied",
+        )
+    )
+    db.session.commit()
+    # T2 now speaks through its 11-25 visit: solved and satisfied, where 11-16's was
+    # partly and basic; the 11-16 day, built before, is counted live again.
+    counts = report(START, END).total["counts"]
+    assert (counts["visits_valid"], counts["solved"], counts["partly_solved"]) == (3, 2, 0)
+    assert counts["visited"] == 6 and counts["visits_reached"] == 4
+    assert date(2025, 11, 16) in refresh()
+    assert report(START, END).total["counts"] == counts
