@@ -17,6 +17,9 @@ the same run on the same machine (never asserted: targets are read, not tested).
 7. the deadline sweep over 100,000 open tickets and the outbox relay's throughput,
    against loading every open ticket into Python and a bare Redis pipeline
    (`benchmarks/sweeps.py`).
+8. the supervisors' views over generated tickets (200,000 by default here; the module
+   alone defaults to 1,000,000), counted live and from the daily rollup, against loading
+   a month's tickets into Python (`benchmarks/dashboard.py`).
 """
 
 from __future__ import annotations
@@ -218,6 +221,9 @@ def main() -> None:
     parser.add_argument("--sms", type=int, default=200, help="SMS webhook requests")
     parser.add_argument("--kb-articles", type=int, default=100_000, help="knowledge-base size")
     parser.add_argument("--sweep-tickets", type=int, default=100_000, help="open tickets swept")
+    parser.add_argument(
+        "--dashboard-tickets", type=int, default=200_000, help="tickets under the figures"
+    )
     args = parser.parse_args()
     app = make_app(args.database_url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
@@ -230,6 +236,9 @@ def main() -> None:
     from benchmarks.sweeps import main as bench_sweeps
 
     bench_sweeps(["--tickets", str(args.sweep_tickets)])
+    from benchmarks.dashboard import main as bench_dashboard
+
+    bench_dashboard(["--tickets", str(args.dashboard_tickets)])
 
 
 if __name__ == "__main__":
