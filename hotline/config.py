@@ -187,6 +187,9 @@ class Config:
     # questions (added on top: the shares above still sum to one).
     KB_QUESTION_SHARE = 0.15
     KB_MIN_SCORE = 0.2
+    # Routing is asked which category a question is in only when the best answer found
+    # in the question's own words scores below this (it costs a second segmentation).
+    KB_ROUTING_BELOW = 0.7
     # How many of a question's terms (its rarest) are asked of the full-text index;
     # all of them count when the candidates are scored.
     KB_INDEX_TERMS = 8

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -182,7 +181,6 @@ def search(
     limit = max(1, min(int(limit), 50))
     if query.empty:
         return SearchResult(question, [], False)
-    reading = _read_categories(query.text)
     # Every term's document frequency in one read (weighing, planning and fusing ask).
     document_frequencies(
         [*query.match_terms(), *(t for u in query.units for t in (*u.terms, *u.grams))]
@@ -193,7 +191,18 @@ def search(
         candidates = sqlite_candidates(query, units, where)
     else:
         candidates = pg_candidates(query, units, visible(channel))
-    hits = _rescore(query, units, candidates, limit, where, reading)
+    rescoring = _Rescoring(query, units)
+    ids = [article_id for article_id, _rank in candidates]
+    ranked = rescoring.ranked(ids, NO_CATEGORIES, limit)
+    if not ranked or ranked[0][0] < float(current_app.config["KB_ROUTING_BELOW"]):
+        # Nothing answers the question well in its own words: ask routing which category
+        # it is in (a colloquial 被老板叫走人 is a dismissal) and look again, with the
+        # articles of a category it is sure of as candidates too.
+        categories = _likely_categories(query.text, where)
+        if categories["by_id"]:
+            ids += [a for a in categories["extra"] if a not in set(ids)]
+            ranked = rescoring.ranked(ids, categories, limit)
+    hits = _hits(ranked)
     useful = bool(hits)
     if record_gap and not useful:
         record_knowledge_gap(question, channel_name(channel) or "api")
@@ -212,29 +221,18 @@ def _category_ids() -> dict[str, int]:
     return _category_cache["ids"]
 
 
-# Routing reads the question (pure Python, no database) on one of these threads while
-# the full-text query runs on the request's (the database driver lets go of the GIL).
-_reader = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-categories")
+NO_CATEGORIES: dict[str, Any] = {"by_id": {}, "extra": []}
 
 
-def _read_categories(question: str) -> Future[list[tuple[str, float]]] | None:
-    """Start routing's reading of the question; None before any catalogue exists."""
-    from routing.suggest import current_engine, likely_categories
-
-    engine = current_engine()  # may read the database: here, on the request's thread
-    if engine is None:
-        return None
-    return _reader.submit(likely_categories, question, 3, engine)
-
-
-def _likely_categories(
-    reading: Future[list[tuple[str, float]]] | None, where: tuple[str, dict[str, Any]]
-) -> dict[str, Any]:
+def _likely_categories(question: str, where: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     """Routing's reading of the question: category id -> probability, and the visible
     articles of a category it is sure of (candidates no word of the question found)."""
-    found = reading.result() if reading is not None else []
+    from routing.suggest import current_engine, likely_categories
+
+    engine = current_engine()
+    found = likely_categories(question, 3, engine) if engine is not None else []
     if not found:
-        return {"by_id": {}, "extra": []}
+        return NO_CATEGORIES
     ids = _category_ids()
     by_id = {ids[code]: p for code, p in found if code in ids}
     extra: list[int] = []
@@ -279,55 +277,62 @@ def _measure(
     )
 
 
-def _rescore(
-    query: Query,
-    units: list[Weighted],
-    candidates: list[tuple[int, float]],
-    limit: int,
-    where: tuple[str, dict[str, Any]],
-    reading: Future[list[tuple[str, float]]] | None,
-) -> list[Hit]:
-    """Re-score the index's best candidates; keep those relevant enough.
+class _Rescoring:
+    """Re-scores the index's best candidates for one question; keeps those relevant
+    enough.
 
     Relevance is the largest of how much of the question an article covers, how much
     of the article's subject the question names, how closely it matches one of the
     article's similar questions, or how sure routing is that the question is in the
     article's category (routing reads colloquial requests: 被老板叫走人 is a
     dismissal). The threshold falls for long questions: a caller's story has much that
-    no article needs to say."""
-    categories = _likely_categories(reading, where)
-    known = {article_id for article_id, _ in candidates}
-    candidates = candidates + [(a, 0.0) for a in categories["extra"] if a not in known]
-    if not candidates:
-        return []
-    docs = _documents([a for a, _ in candidates])
-    asked = Asked.of(query, units)
-    config = current_app.config
-    share = float(config["KB_COVERAGE_SHARE"])
-    subject_share = float(config["KB_SUBJECT_SHARE"])
-    category_share = float(config["KB_CATEGORY_SHARE"])
-    question_share = float(config["KB_QUESTION_SHARE"])
-    threshold = float(config["KB_MIN_SCORE"]) * min(1.0, math.sqrt(8 / max(len(units), 1)))
-    scored = []
-    for article_id, _rank in candidates:
-        doc = docs.get(article_id)
-        if doc is None:
-            continue
-        covered, matched, subject, phrased, chars = _measure(query, units, asked, doc)
-        category = categories["by_id"].get(doc.category_id, 0.0)
-        relevance = max(covered, subject, phrased, category * _CATEGORY_RELEVANCE)
-        # The more of the article's own subject the question names, the better it fits:
-        # among articles that all cover a short question, the one it is about wins.
-        score = (
-            share * relevance
-            + subject_share * subject
-            + _CHAR_SHARE * chars
-            + category_share * category
-            + question_share * phrased
-        )
-        if relevance >= threshold:
-            scored.append((score, article_id, matched))
-    scored = fuse(query, scored, docs)[:limit]
+    no article needs to say. Each article is measured once, however often it is ranked
+    (first without routing's reading, then with it)."""
+
+    def __init__(self, query: Query, units: list[Weighted]) -> None:
+        self.query, self.units = query, units
+        self.asked = Asked.of(query, units)
+        self.docs: dict[int, Any] = {}
+        self.measures: dict[int, tuple[float, list[str], float, float, float]] = {}
+        config = current_app.config
+        self.share = float(config["KB_COVERAGE_SHARE"])
+        self.subject_share = float(config["KB_SUBJECT_SHARE"])
+        self.category_share = float(config["KB_CATEGORY_SHARE"])
+        self.question_share = float(config["KB_QUESTION_SHARE"])
+        self.threshold = float(config["KB_MIN_SCORE"]) * min(1.0, math.sqrt(8 / max(len(units), 1)))
+
+    def ranked(
+        self, ids: list[int], categories: dict[str, Any], limit: int
+    ) -> list[tuple[float, int, list[str]]]:
+        """(score, article id, what matched) of the relevant ones, best first."""
+        self.docs.update(_documents([a for a in ids if a not in self.docs]))
+        scored = []
+        for article_id in ids:
+            doc = self.docs.get(article_id)
+            if doc is None:
+                continue
+            if article_id not in self.measures:
+                self.measures[article_id] = _measure(self.query, self.units, self.asked, doc)
+            covered, matched, subject, phrased, chars = self.measures[article_id]
+            category = categories["by_id"].get(doc.category_id, 0.0)
+            relevance = max(covered, subject, phrased, category * _CATEGORY_RELEVANCE)
+            # The more of the article's own subject the question names, the better it
+            # fits: among articles that all cover a short question, the one it is about
+            # wins.
+            score = (
+                self.share * relevance
+                + self.subject_share * subject
+                + _CHAR_SHARE * chars
+                + self.category_share * category
+                + self.question_share * phrased
+            )
+            if relevance >= self.threshold:
+                scored.append((score, article_id, matched))
+        return fuse(self.query, scored, self.docs)[:limit]
+
+
+def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
+    """What a list of answers shows of the articles ranked."""
     if not scored:
         return []
     rows = read_rows(
