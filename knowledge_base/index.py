@@ -107,10 +107,21 @@ _frequencies: dict[str, int] = {}
 _FREQUENCY_CACHE_SIZE = 50_000
 
 
+# kb_term's row for the number of searchable articles: every one is counted under the
+# empty term, so the count is kept with the others instead of counting the index (a
+# table scan: a tenth of a second at 100,000 articles, after every publication).
+_EVERY = ""
+
+
 def document_count() -> int:
-    if "" not in _frequencies:
-        _frequencies[""] = db.session.scalar(select(func.count(SearchDocument.article_id))) or 0
-    return _frequencies[""]
+    if _EVERY not in _frequencies:
+        kept = db.session.scalar(
+            select(TermFrequency.documents).where(TermFrequency.term == _EVERY)
+        )
+        if kept is None:  # an index built before the count was kept
+            kept = db.session.scalar(select(func.count(SearchDocument.article_id)))
+        _frequencies[_EVERY] = kept or 0
+    return _frequencies[_EVERY]
 
 
 def read_rows(sql: str, params: dict[str, Any], **lists: list[Any]) -> list[Any]:
@@ -164,11 +175,12 @@ def document_frequencies(terms: list[str]) -> dict[str, int]:
 
 
 def distinct_terms(row: SearchDocument | dict[str, str] | None) -> set[str]:
-    """The terms an article is counted under in `kb_term` (words and bigrams)."""
+    """The terms an article is counted under in `kb_term` (words and bigrams, and the
+    empty term that counts the articles)."""
     if row is None:
         return set()
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    terms = set()
+    terms = {_EVERY}
     for name in ("title_terms", "keyword_terms", "body_terms"):
         terms.update((get(name) or "").split())
     return {t for t in terms if len(t) <= _MAX_TERM}

@@ -1,5 +1,6 @@
 """figures' daily rollup: one row of counts per city day and group, the days built,
-and the log of changes to days already ended
+and the log of changes to days already ended; the knowledge base's number of searchable
+articles kept in kb_term under the empty term
 
 Revision ID: 0007
 Revises: 0006
@@ -49,9 +50,14 @@ def upgrade():
     )
     with op.batch_alter_table('kpi_change', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_kpi_change_day'), ['day'], unique=False)
+    op.execute(
+        "INSERT INTO kb_term (term, documents) "
+        "SELECT '', count(*) FROM kb_search_document HAVING count(*) > 0"
+    )
 
 
 def downgrade():
+    op.execute("DELETE FROM kb_term WHERE term = ''")
     with op.batch_alter_table('kpi_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_kpi_change_day'))
     op.drop_table('kpi_change')
