@@ -109,15 +109,15 @@ def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
     for item in units:
         share = 0.0
         if not item.present:  # no article has its words: only a homophone can match
-            if item.sounds and all(x in sounds for x in item.sounds):
+            if item.sounds and _all_in(item.sounds, sounds):
                 got += 0.55 * item.weight
                 matched.append(item.unit.word)
                 on_subject = True
             continue
-        if any(t in strong for t in item.terms):
+        if _any_in(item.terms, strong):
             share = 1.0
             on_subject = True
-        elif any(t in body for t in item.terms):
+        elif _any_in(item.terms, body):
             share = 0.75
         else:
             if len(item.grams) >= 2:
@@ -133,7 +133,7 @@ def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
                         found += 0.75
                 share = 0.8 * found / len(item.grams)
                 on_subject |= in_strong * 2 >= len(item.grams)
-            if item.sounds and all(x in sounds for x in item.sounds):
+            if item.sounds and _all_in(item.sounds, sounds):
                 share = max(share, 0.55)
                 on_subject = True
         if share:
@@ -141,6 +141,22 @@ def coverage(units: list[Weighted], doc: Any) -> tuple[float, list[str], bool]:
             matched.append(item.unit.word)
     total = sum(item.weight for item in units)
     return (got / total if total else 0.0), matched, on_subject
+
+
+# Plain loops: a generator per test (any(t in text for t in terms)) costs more than
+# the C-speed substring searches it runs, and coverage makes thousands per question.
+def _any_in(terms: tuple[str, ...], text: str | set[str]) -> bool:
+    for term in terms:  # noqa: SIM110 (a plain loop on purpose, see above)
+        if term in text:
+            return True
+    return False
+
+
+def _all_in(terms: tuple[str, ...], text: str | set[str]) -> bool:
+    for term in terms:  # noqa: SIM110 (a plain loop on purpose, see above)
+        if term not in text:
+            return False
+    return True
 
 
 def char_bonus(chars: tuple[str, ...], doc: Any) -> float:
@@ -185,9 +201,9 @@ def subject_coverage(asked: Asked, subject_terms: str) -> float:
             found += 1.0
             continue
         grams, sounds = _phrase_parts(phrase)
-        if len(grams) >= 2 and all(g in asked.grams for g in grams):
+        if len(grams) >= 2 and _all_in(grams, asked.grams):
             found += 0.8
-        elif sounds and all(x in asked.sounds for x in sounds):
+        elif sounds and _all_in(sounds, asked.sounds):
             found += 0.6
     return found / len(phrases)
 
@@ -214,7 +230,7 @@ def question_match(units: list[Weighted], asked: Asked, question_terms: str) -> 
         if not words:
             continue
         present = set(words)
-        forward = sum(item.weight for item in units if any(t in present for t in item.unit.terms))
+        forward = sum(item.weight for item in units if _any_in(item.unit.terms, present))
         forward /= total
         if not forward:
             continue
@@ -225,14 +241,20 @@ def question_match(units: list[Weighted], asked: Asked, question_terms: str) -> 
 
 
 def fuse(
-    query: Query, scored: list[tuple[float, int, list[str]]], docs: dict[int, Any]
+    query: Query,
+    scored: list[tuple[float, int, list[str]]],
+    docs: dict[int, Any],
+    memo: dict[int, tuple[int, dict[str, int]]] | None = None,
 ) -> list[tuple[float, int, list[str]]]:
     """Order by reciprocal-rank fusion of our score and plain BM25 over the candidates'
     whole text: BM25 sees how much an article's body talks about the question's words,
     which is what a colloquial question shares with its answer when it shares no
-    subject words. Articles below the relevance threshold are never brought back."""
+    subject words. Articles below the relevance threshold are never brought back.
+    `memo` keeps each article's length and term counts for a second ranking of the same
+    question."""
     if len(scored) < 2:
         return scored
+    memo = {} if memo is None else memo
     terms = query.match_terms()
     frequencies = document_frequencies(terms)
     total = max(document_count(), 1)
@@ -241,13 +263,18 @@ def fuse(
         for t in terms
         if frequencies[t]
     }
+    padded = [(t, f" {t} ") for t in idf]
     lengths: dict[int, int] = {}
     counts: dict[int, dict[str, int]] = {}
     for _, article_id, _ in scored:
-        doc = docs[article_id]
-        text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
-        lengths[article_id] = text.count(" ")
-        counts[article_id] = {t: n for t in idf if (n := text.count(f" {t} "))}
+        if article_id not in memo:
+            doc = docs[article_id]
+            text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
+            memo[article_id] = (
+                text.count(" "),
+                {t: n for t, spaced in padded if (n := text.count(spaced))},
+            )
+        lengths[article_id], counts[article_id] = memo[article_id]
     average = sum(lengths.values()) / len(lengths) or 1.0
     k1, b = 1.2, 0.75
     bm25 = {

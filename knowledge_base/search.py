@@ -294,6 +294,7 @@ class _Rescoring:
         self.asked = Asked.of(query, units)
         self.docs: dict[int, Any] = {}
         self.measures: dict[int, tuple[float, list[str], float, float, float]] = {}
+        self.counted: dict[int, tuple[int, dict[str, int]]] = {}  # for fuse's BM25
         config = current_app.config
         self.share = float(config["KB_COVERAGE_SHARE"])
         self.subject_share = float(config["KB_SUBJECT_SHARE"])
@@ -328,7 +329,7 @@ class _Rescoring:
             )
             if relevance >= self.threshold:
                 scored.append((score, article_id, matched))
-        return fuse(self.query, scored, self.docs)[:limit]
+        return fuse(self.query, scored, self.docs, self.counted)[:limit]
 
 
 def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
