@@ -58,6 +58,8 @@ def test_an_agent_chats_with_a_citizen_from_the_ticket_page(
 
     sign_in(agent, "li", lands_on="/tickets")
     agent.goto("/console")
+    # Connected, and the list refreshed once: a click while it is replaced can be lost.
+    expect(agent.locator("#console-live")).to_contain_text("实时")
     agent.click(f"tr[data-reference='{reference}'] a")
     agent.wait_for_url(f"**/tickets/{reference}?from=console")
     expect(agent.locator("#chat-lines")).to_contain_text("社保卡丢失了怎么补办？")
