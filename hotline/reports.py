@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from hotline.errors import InvalidInput
 from hotline.extensions import db
 from hotline.kpi import Report, report
-from hotline.kpi_rollup import day_start
+from hotline.kpi_rollup import day_start, local_today
 from hotline.models import HotspotAlert
 
 PERIODS = ("day", "week", "month")
@@ -53,6 +53,17 @@ def bounds(kind: str, on: date) -> tuple[date, date]:
 
 def previous(kind: str, first: date) -> tuple[date, date]:
     return bounds(kind, first - timedelta(days=1))
+
+
+def last_complete(kind: str) -> date:
+    """A day of the last complete period of `kind` (yesterday, last week, last month)
+    in the city's calendar: what a report shows unless asked for another."""
+    today = local_today()
+    if kind == "week":
+        return today - timedelta(days=today.weekday() + 1)
+    if kind == "month":
+        return today.replace(day=1) - timedelta(days=1)
+    return today - timedelta(days=1)
 
 
 @dataclass
@@ -122,8 +133,10 @@ def build(kind: str, on: date) -> PeriodReport:
     before_first, before_after = previous(kind, first)
     start, end = day_start(first), day_start(after)
     before = (day_start(before_first), day_start(before_after))
-    total, total_before = report(start, end), report(*before)
-    categories = _shares(report(start, end, "category"), report(*before, "category"))
+    # Every grouped report carries the period's total too: the categories' gives both.
+    by_category, by_category_before = report(start, end, "category"), report(*before, "category")
+    total, total_before = by_category, by_category_before
+    categories = _shares(by_category, by_category_before)
     rises = [s for s in categories if s.key and s.count >= RISE_MIN and s.count > s.before]
     rises.sort(key=lambda s: (-(s.count - s.before), s.key))
     in_period = (HotspotAlert.raised_at >= start, HotspotAlert.raised_at < end)

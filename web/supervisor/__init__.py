@@ -96,25 +96,19 @@ def dashboard():  # type: ignore[no-untyped-def]
 
 
 def _reported_day(kind: str) -> date:
-    """`on` from the URL, else a day of the last complete period (yesterday, last week,
-    last month), in the city's calendar."""
+    """`on` from the URL, else a day of the last complete period."""
     from hotline.errors import InvalidInput
-    from hotline.kpi_rollup import local_today
+    from hotline.reports import last_complete
 
     given = request.args.get("on", "").strip()
-    if given:
-        try:
-            return date.fromisoformat(given)
-        except ValueError:
-            raise InvalidInput(
-                "on must be a date (YYYY-MM-DD)", "日期格式应为 YYYY-MM-DD", field="on"
-            ) from None
-    today = local_today()
-    if kind == "week":
-        return today - timedelta(days=today.weekday() + 1)
-    if kind == "month":
-        return today.replace(day=1) - timedelta(days=1)
-    return today - timedelta(days=1)
+    if not given:
+        return last_complete(kind)
+    try:
+        return date.fromisoformat(given)
+    except ValueError:
+        raise InvalidInput(
+            "on must be a date (YYYY-MM-DD)", "日期格式应为 YYYY-MM-DD", field="on"
+        ) from None
 
 
 @bp.get("/supervisor/reports")
