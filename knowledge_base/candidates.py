@@ -23,6 +23,9 @@ _COMMON_MIN = 100
 _SUBJECT_MIN = 1000
 _SUBJECT_SHARE = 0.01
 _FEW = 5
+# A question of at most this many units also asks the subject index, for this many more.
+_SHORT = 2
+_SHORT_EXTRA = 10
 
 
 def _fts_quote(term: str) -> str:
@@ -90,14 +93,22 @@ def sqlite_candidates(
             **{k: float(weights[k]) for k in ("title", "keywords", "body", "sounds")}
         )
         _merge(found, _fts_ranked("kb_fts", rank, " OR ".join(parts), where))
+    subject_rank = "bm25(kb_fts_subject, {title}, {keywords})".format(
+        **{k: float(weights[k]) for k in ("title", "keywords")}
+    )
     if common and len(found) < _FEW:  # rarer words found too little: the subject index
-        rank = "bm25(kb_fts_subject, {title}, {keywords})".format(
-            **{k: float(weights[k]) for k in ("title", "keywords")}
-        )
         match = " OR ".join(map(_fts_quote, [*terms, *common]))
-        _merge(found, _fts_ranked("kb_fts_subject", rank, match, where))
-    ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)
-    return ranked[:CANDIDATES]
+        _merge(found, _fts_ranked("kb_fts_subject", subject_rank, match, where))
+    ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)[:CANDIDATES]
+    if terms and len(units) <= _SHORT:
+        # A short question (补身份证) is about what titles and keywords name: the articles
+        # naming its words there join the candidates, which the whole text's ranking may
+        # have buried under bodies that list a common word (身份证 as a required paper).
+        taken = {article_id for article_id, _ in ranked}
+        match = " OR ".join(map(_fts_quote, terms))
+        named = _fts_ranked("kb_fts_subject", subject_rank, match, where)
+        ranked += [(a, rank) for a, rank in named if a not in taken][:_SHORT_EXTRA]
+    return ranked
 
 
 def _fts_ranked(
@@ -144,6 +155,16 @@ def pg_candidates(
     terms, common, sounds = _plan(query, units)
     lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
     lexemes += [f"'{s}':D" for s in sounds]
+    ranked = _pg_ranked(lexemes, conditions)
+    if terms and len(units) <= _SHORT:  # as on SQLite: titles and keywords name it
+        taken = {article_id for article_id, _ in ranked}
+        named = _pg_ranked([f"'{t}':AB" for t in terms], conditions)
+        ranked += [(a, rank) for a, rank in named if a not in taken][:_SHORT_EXTRA]
+    return ranked
+
+
+def _pg_ranked(lexemes: list[str], conditions: list[Any]) -> list[tuple[int, float]]:
+    """The best candidates for any of `lexemes`, by `ts_rank` with the field weights."""
     if not lexemes:
         return []
     weights = current_app.config["KB_FIELD_WEIGHTS"]

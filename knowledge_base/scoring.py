@@ -171,20 +171,33 @@ def char_bonus(chars: tuple[str, ...], doc: Any) -> float:
 @dataclass
 class Asked:
     """The question seen from the article's side: its text, bigrams, sounds and the
-    synonyms it brings, to find which of an article's subject phrases it mentions."""
+    synonyms it brings, to find which of an article's subject phrases it mentions; and
+    which of its units each of its terms belongs to, with their weights, to find how
+    much of it a similar question speaks to."""
 
     text: str
     grams: set[str]
     sounds: set[str]
     terms: set[str]
+    units_of: dict[str, tuple[int, ...]]
+    weights: tuple[float, ...]
+    total: float
 
     @classmethod
     def of(cls, query: Query, units: list[Weighted]) -> Asked:
+        units_of: dict[str, list[int]] = {}
+        for i, item in enumerate(units):
+            for term in item.unit.terms:
+                units_of.setdefault(term, []).append(i)
+        weights = tuple(item.weight for item in units)
         return cls(
             text=_NON_WORD.sub("", query.normalised),
             grams=set(query.grams),
             sounds=set(query.sounds),
-            terms={t for item in units for t in item.unit.terms} | set(query.expansions),
+            terms=set(units_of) | set(query.expansions),
+            units_of={term: tuple(found) for term, found in units_of.items()},
+            weights=weights,
+            total=sum(weights),
         )
 
 
@@ -214,30 +227,40 @@ def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
 
 
-def question_match(units: list[Weighted], asked: Asked, question_terms: str) -> float:
+def question_match(asked: Asked, question_terms: str) -> float:
     """How closely the question matches the closest of an article's similar questions
     (how citizens ask for it), 0–1: the share of the question's weight that one similar
     question speaks to, and the share of that similar question's words the question
     says, combined as their harmonic mean."""
-    if not question_terms:
-        return 0.0
-    total = sum(item.weight for item in units)
-    if not total:
+    if not question_terms or not asked.total:
         return 0.0
     best = 0.0
-    for phrase in question_terms.split(" | "):
-        words = phrase.split()
-        if not words:
+    for words in _phrases(question_terms):
+        # The units one of the similar question's words belongs to (a dict lookup per
+        # word, not a test per unit: a long story has dozens of units).
+        hit: set[int] = set()
+        said = 0
+        for word in words:
+            found = asked.units_of.get(word)
+            if found:
+                hit.update(found)
+                said += 1
+            elif word in asked.terms or word in asked.text:
+                said += 1
+        if not hit:
             continue
-        present = set(words)
-        forward = sum(item.weight for item in units if _any_in(item.unit.terms, present))
-        forward /= total
-        if not forward:
-            continue
-        backward = sum(1 for w in words if w in asked.terms or w in asked.text) / len(words)
-        if backward:
-            best = max(best, 2 * forward * backward / (forward + backward))
+        forward = sum(asked.weights[i] for i in hit) / asked.total
+        backward = said / len(words)
+        best = max(best, 2 * forward * backward / (forward + backward))
     return best
+
+
+@lru_cache(maxsize=65536)
+def _phrases(question_terms: str) -> tuple[tuple[str, ...], ...]:
+    """An article's similar questions, each as its words (they repeat across searches)."""
+    return tuple(
+        words for phrase in question_terms.split(" | ") if (words := tuple(phrase.split()))
+    )
 
 
 def fuse(

@@ -272,7 +272,7 @@ def _measure(
         covered,
         matched,
         subject_coverage(asked, doc.subject_terms),
-        question_match(units, asked, doc.question_terms),
+        question_match(asked, doc.question_terms),
         char_bonus(query.chars, doc),
     )
 
