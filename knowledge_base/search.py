@@ -32,7 +32,7 @@ from hotline.models import (
     Category,
     utcnow,
 )
-from knowledge_base.candidates import pg_candidates, sqlite_candidates
+from knowledge_base.candidates import is_story, pg_candidates, sqlite_candidates
 from knowledge_base.gaps import private_free, record_knowledge_gap
 from knowledge_base.index import (
     analyzer,
@@ -194,10 +194,12 @@ def search(
     rescoring = _Rescoring(query, units)
     ids = [article_id for article_id, _rank in candidates]
     ranked = rescoring.ranked(ids, NO_CATEGORIES, limit)
-    if not ranked or ranked[0][0] < float(current_app.config["KB_ROUTING_BELOW"]):
+    weak = not ranked or ranked[0][0] < float(current_app.config["KB_ROUTING_BELOW"])
+    if weak and not is_story(units):
         # Nothing answers the question well in its own words: ask routing which category
         # it is in (a colloquial 被老板叫走人 is a dismissal) and look again, with the
-        # articles of a category it is sure of as candidates too.
+        # articles of a category it is sure of as candidates too. Not for a caller's
+        # story (KB_STORY_UNITS).
         categories = _likely_categories(query.text, where)
         if categories["by_id"]:
             ids += [a for a in categories["extra"] if a not in set(ids)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from flask import current_app
 from sqlalchemy import select
 
 from hotline.extensions import db
@@ -188,3 +189,45 @@ def test_articles_hidden_on_a_channel_do_not_hide_the_rest(catalogue, tmp_path, 
     assert on_hotline and all(key.startswith("kb-04") for key in on_hotline[:2])
     on_portal = {hit.key for hit in search("电梯年检", channel="portal").hits}
     assert on_portal == {"kb-0500", "kb-0501"}
+
+
+STORY = (
+    "我妈上个月在中心医院住了十几天院花了三万多，出院的时候好像只付了一部分，"
+    "我想问剩下的医保是怎么报的，还要不要自己拿单去报"
+)
+
+
+def test_a_callers_story_is_answered_from_its_own_words(demo_kb, monkeypatch):
+    """A story (more units than KB_STORY_UNITS) is not read by routing, and the bigrams
+    of its words no article has are not asked of the index; a short colloquial question
+    still asks routing."""
+    import routing.suggest
+    from knowledge_base.candidates import _plan, is_story
+    from knowledge_base.index import analyzer, document_frequencies
+    from knowledge_base.scoring import weigh_units
+
+    real = routing.suggest.likely_categories
+    asked: list[str] = []
+
+    def likely(text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(routing.suggest, "likely_categories", likely)
+    query = analyzer().query(STORY)
+    units = weigh_units(query)
+    assert is_story(units)
+    monkeypatch.setitem(current_app.config, "KB_INDEX_TERMS", 100)  # every term planned
+    terms, _common, _sounds = _plan(query, units)
+    monkeypatch.undo()
+    monkeypatch.setattr(routing.suggest, "likely_categories", likely)
+    frequencies = document_frequencies([g for item in units for g in item.unit.grams])
+    unknown = [
+        item for item in units if not item.terms and any(frequencies[g] for g in item.unit.grams)
+    ]
+    assert unknown  # words no article has, whose bigrams some article has (十几天: 几天)
+    assert not {g for item in unknown for g in item.unit.grams} & set(terms)
+    assert _first(STORY) == "kb-0007"
+    assert asked == []
+    assert _first("干了五年被老板叫走人能拿几个月工资") == "kb-0045"
+    assert asked == ["干了五年被老板叫走人能拿几个月工资"]
