@@ -205,25 +205,33 @@ def subject_coverage(asked: Asked, subject_terms: str) -> float:
     """The share of an article's subject phrases (keywords, title words) the question
     mentions: how a long story that is about this article's subject shows it, even when
     most of the story is about something else."""
-    phrases = subject_terms.split()
+    phrases = _subject_parts(subject_terms)
     if not phrases:
         return 0.0
+    terms, text, grams, sounds = asked.terms, asked.text, asked.grams, asked.sounds
     found = 0.0
-    for phrase in phrases:
-        if phrase in asked.terms or phrase in asked.text:
+    for phrase, phrase_grams, phrase_sounds in phrases:
+        if phrase in terms or phrase in text:
             found += 1.0
-            continue
-        grams, sounds = _phrase_parts(phrase)
-        if len(grams) >= 2 and _all_in(grams, asked.grams):
+        elif len(phrase_grams) >= 2 and _all_in(phrase_grams, grams):
             found += 0.8
-        elif sounds and _all_in(sounds, asked.sounds):
+        elif phrase_sounds and _all_in(phrase_sounds, sounds):
             found += 0.6
     return found / len(phrases)
 
 
+@lru_cache(maxsize=16384)
+def _subject_parts(
+    subject_terms: str,
+) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """An article's subject phrases, each with its bigrams and sounds (articles recur
+    among the candidates of different questions: cached)."""
+    return tuple((phrase, *_phrase_parts(phrase)) for phrase in subject_terms.split())
+
+
 @lru_cache(maxsize=65536)
 def _phrase_parts(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A subject phrase's bigrams and sounds (phrases repeat across searches: cached)."""
+    """A subject phrase's bigrams and sounds (phrases repeat across articles: cached)."""
     return tuple(Analyzer._grams([phrase])), tuple(Analyzer._sounds([phrase]))
 
 
