@@ -293,6 +293,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a throwaway SQLite file")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway cluster")
     parser.add_argument("--articles", type=int, default=100_000, help="synthetic scale")
     parser.add_argument(
         "--scale-only",
@@ -300,7 +301,15 @@ def main() -> None:
         help="only the scale part, on a --database-url an earlier run loaded",
     )
     args = parser.parse_args()
-    app = make_app(args.database_url)
+    url = args.database_url
+    if args.postgres:
+        from tests.harness import Services, provide_postgres
+
+        services = Services()
+        url = provide_postgres(services)
+        if url is None:
+            raise SystemExit("no PostgreSQL: " + "; ".join(services.skipped))
+    app = make_app(url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     run(app, args.articles, args.scale_only)
 
