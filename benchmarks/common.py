@@ -27,3 +27,15 @@ def make_app(database_url: str | None = None) -> Flask:
     with app.app_context():
         upgrade()
     return app
+
+
+def throwaway_postgres() -> str:
+    """The URL of a throwaway PostgreSQL cluster the test harness starts (and stops when
+    the process ends): `--postgres` of the benchmarks that measure both databases."""
+    from tests.harness import Services, provide_postgres
+
+    services = Services()
+    url = provide_postgres(services)
+    if url is None:
+        raise SystemExit("no PostgreSQL: " + "; ".join(services.skipped))
+    return url

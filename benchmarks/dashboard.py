@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from benchmarks.common import make_app
+from benchmarks.common import make_app, throwaway_postgres
 
 STATUSES = ("closed",) * 6 + ("in_progress", "pending_sign", "pending_visit", "merged")
 
@@ -170,14 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--postgres", action="store_true", help="a throwaway cluster")
     args = parser.parse_args(argv)
-    url = args.database_url
-    if args.postgres:
-        from tests.harness import Services, provide_postgres
-
-        services = Services()
-        url = provide_postgres(services)
-        if url is None:
-            raise SystemExit("no PostgreSQL: " + "; ".join(services.skipped))
+    url = throwaway_postgres() if args.postgres else args.database_url
     app = make_app(url)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     began = time.perf_counter()

@@ -289,7 +289,7 @@ def _verdicts(
 
 
 def main() -> None:
-    from benchmarks.common import make_app
+    from benchmarks.common import make_app, throwaway_postgres
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a throwaway SQLite file")
@@ -301,14 +301,7 @@ def main() -> None:
         help="only the scale part, on a --database-url an earlier run loaded",
     )
     args = parser.parse_args()
-    url = args.database_url
-    if args.postgres:
-        from tests.harness import Services, provide_postgres
-
-        services = Services()
-        url = provide_postgres(services)
-        if url is None:
-            raise SystemExit("no PostgreSQL: " + "; ".join(services.skipped))
+    url = throwaway_postgres() if args.postgres else args.database_url
     app = make_app(url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
     run(app, args.articles, args.scale_only)
