@@ -8,11 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import REAL, Select, bindparam, cast, func, literal_column, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
-from hotline.extensions import db
-from hotline.models import Article, SearchDocument
 from knowledge_base.index import analyzer, document_count, document_frequencies, read_rows
 from knowledge_base.scoring import Weighted
 from knowledge_base.text import Query
@@ -163,21 +159,22 @@ def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
 
 
 def pg_candidates(
-    query: Query, units: list[Weighted], conditions: list[Any]
+    query: Query, units: list[Weighted], where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
     terms, common, sounds = _plan(query, units)
     lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
     lexemes += [f"'{s}':D" for s in sounds]
-    ranked = _pg_ranked(lexemes, conditions)
+    ranked = _pg_ranked(lexemes, where)
     if terms and len(units) <= _SHORT:  # as on SQLite: titles and keywords name it
         taken = {article_id for article_id, _ in ranked}
-        named = _pg_ranked([f"'{t}':AB" for t in terms], conditions)
+        named = _pg_ranked([f"'{t}':AB" for t in terms], where)
         ranked += [(a, rank) for a, rank in named if a not in taken][:_SHORT_EXTRA]
     return ranked
 
 
-def _pg_ranked(lexemes: list[str], conditions: list[Any]) -> list[tuple[int, float]]:
-    """The best candidates for any of `lexemes`, by `ts_rank` with the field weights."""
+def _pg_ranked(lexemes: list[str], where: tuple[str, dict[str, Any]]) -> list[tuple[int, float]]:
+    """The best candidates for any of `lexemes`, by `ts_rank` with the field weights (plain
+    SQL, as on SQLite: building the expression cost more than running the query)."""
     if not lexemes:
         return []
     weights = current_app.config["KB_FIELD_WEIGHTS"]
@@ -185,16 +182,17 @@ def _pg_ranked(lexemes: list[str], conditions: list[Any]) -> list[tuple[int, flo
     shares = [
         float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
     ]
-    array = "{" + ",".join(str(share) for share in shares) + "}"
-    vector = literal_column("kb_search_document.search_vector")
-    tsquery = cast(bindparam("tsquery", " | ".join(lexemes)), TSQUERY)
-    rank = func.ts_rank(cast(bindparam("weights", array), ARRAY(REAL)), vector, tsquery)
-    statement: Select[Any] = (
-        select(Article.id, rank.label("rank"))
-        .join(SearchDocument, SearchDocument.article_id == Article.id)
-        .where(vector.op("@@")(tsquery), *conditions)
-        .order_by(text("rank DESC"))
-        .limit(CANDIDATES)
+    sql = (
+        "SELECT a.id, ts_rank(CAST(:weights AS REAL[]), d.search_vector, "
+        "CAST(:tsquery AS tsquery)) AS rank FROM kb_article a "
+        "JOIN kb_search_document d ON d.article_id = a.id "
+        f"WHERE d.search_vector @@ CAST(:tsquery AS tsquery) AND {where[0]} "
+        "ORDER BY rank DESC LIMIT :limit"
     )
-    rows = db.session.execute(statement).all()
-    return [(row[0], float(row[1])) for row in rows]
+    params = {
+        **where[1],
+        "weights": "{" + ",".join(str(share) for share in shares) + "}",
+        "tsquery": " | ".join(lexemes),
+        "limit": CANDIDATES,
+    }
+    return [(row[0], float(row[1])) for row in read_rows(sql, params)]

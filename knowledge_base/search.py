@@ -190,7 +190,7 @@ def search(
     if dialect() == "sqlite":
         candidates = sqlite_candidates(query, units, where)
     else:
-        candidates = pg_candidates(query, units, visible(channel))
+        candidates = pg_candidates(query, units, where)
     rescoring = _Rescoring(query, units)
     ids = [article_id for article_id, _rank in candidates]
     ranked = rescoring.ranked(ids, NO_CATEGORIES, limit)
