@@ -109,15 +109,25 @@ def sqlite_candidates(
         _merge(found, _fts_ranked("kb_fts_subject", subject_rank, match, where))
     ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)
     ranked = ranked[: _STORY_CANDIDATES if is_story(units) else CANDIDATES]
-    if terms and len(units) <= _SHORT:
-        # A short question (补身份证) is about what titles and keywords name: the articles
-        # naming its words there join the candidates, which the whole text's ranking may
-        # have buried under bodies that list a common word (身份证 as a required paper).
-        taken = {article_id for article_id, _ in ranked}
+    if _is_short(terms, units):
         match = " OR ".join(map(_fts_quote, terms))
-        named = _fts_ranked("kb_fts_subject", subject_rank, match, where)
-        ranked += [(a, rank) for a, rank in named if a not in taken][:_SHORT_EXTRA]
+        ranked = _with_named(ranked, _fts_ranked("kb_fts_subject", subject_rank, match, where))
     return ranked
+
+
+def _is_short(terms: list[str], units: list[Weighted]) -> bool:
+    """A short question (补身份证) is about what titles and keywords name: the articles
+    naming its words there join the candidates, which the whole text's ranking may have
+    buried under bodies that list a common word (身份证 as a required paper)."""
+    return bool(terms) and len(units) <= _SHORT
+
+
+def _with_named(
+    ranked: list[tuple[int, float]], named: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """`ranked`, then up to _SHORT_EXTRA articles of `named` it does not have yet."""
+    taken = {article_id for article_id, _ in ranked}
+    return ranked + [(a, rank) for a, rank in named if a not in taken][:_SHORT_EXTRA]
 
 
 def _fts_ranked(
@@ -165,10 +175,8 @@ def pg_candidates(
     lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
     lexemes += [f"'{s}':D" for s in sounds]
     ranked = _pg_ranked(lexemes, where)
-    if terms and len(units) <= _SHORT:  # as on SQLite: titles and keywords name it
-        taken = {article_id for article_id, _ in ranked}
-        named = _pg_ranked([f"'{t}':AB" for t in terms], where)
-        ranked += [(a, rank) for a, rank in named if a not in taken][:_SHORT_EXTRA]
+    if _is_short(terms, units):
+        ranked = _with_named(ranked, _pg_ranked([f"'{t}':AB" for t in terms], where))
     return ranked
 
 

@@ -231,3 +231,9 @@ def test_a_callers_story_is_answered_from_its_own_words(demo_kb, monkeypatch):
     assert asked == []
     assert _first("干了五年被老板叫走人能拿几个月工资") == "kb-0045"
     assert asked == ["干了五年被老板叫走人能拿几个月工资"]
+
+
+def test_a_short_question_finds_the_article_its_words_name_in_the_title(demo_kb):
+    """补身份证: the article titled 身份证丢了怎么办 must be a candidate, though a score of
+    articles list 身份证 among their required papers and outrank it on the whole text."""
+    assert "kb-0023" in [hit.key for hit in search("补身份证", limit=3).hits]
