@@ -8,8 +8,8 @@ against the demo knowledge base `knowledge_base/data/demo_kb.yaml`. Printed: rec
 recall@3 and MRR@10 over the answerable questions, overall and by kind, and for `none`
 the share left unanswered. The baseline indexes the same articles (title, keywords,
 similar questions, body) with `jieba.lcut_for_search` and ranks with `rank_bm25.BM25Okapi`.
-The same again for the two held-out sets (`search_queries_holdout*.yaml`, 120 and 150
-questions), written after the tuning by people who had seen only the articles.
+The same again for the three held-out sets (`search_queries_holdout*.yaml`, 120, 150
+and 150 questions), written after the tuning by people who had seen only the articles.
 
 Latency: p50/p95 of the same questions on the demo knowledge base and again on a
 synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
@@ -35,7 +35,11 @@ QUERIES = ROOT / "tests" / "knowledge_base" / "data" / "search_queries.yaml"
 # speed costs no answers.
 HOLDOUTS = tuple(
     ROOT / "tests" / "knowledge_base" / "data" / name
-    for name in ("search_queries_holdout.yaml", "search_queries_holdout2.yaml")
+    for name in (
+        "search_queries_holdout.yaml",
+        "search_queries_holdout2.yaml",
+        "search_queries_holdout3.yaml",
+    )
 )
 DEMO_KB = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
 CATALOGUE = ROOT / "routing" / "data" / "jiangmen_catalogue.yaml"
@@ -48,6 +52,24 @@ Ranker = Callable[[str], list[str]]
 
 def load_queries(path: Path = QUERIES) -> list[dict[str, Any]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["queries"]
+
+
+def check_queries(path: Path, known: set[str]) -> str | None:
+    """What is wrong with a question file (None when it can be measured): it must be the
+    YAML of search_queries.yaml, each question with `q` and an `expect` that is a demo
+    article's id or empty (a question the knowledge base cannot answer)."""
+    try:
+        items = load_queries(path)
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        return f"not a question file ({error.__class__.__name__}: {error})"
+    if not isinstance(items, list) or not items:
+        return "no questions under `queries:`"
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not str(item.get("q") or "").strip():
+            return f"question {number} has no `q`"
+        if item.get("expect") and item["expect"] not in known:
+            return f"question {number} expects {item['expect']}, which no demo article is"
+    return None
 
 
 class Baseline:
@@ -192,14 +214,18 @@ def report(our: dict[str, Any], base: dict[str, Any], answerable: int, none: int
         )
 
 
-def run(app: Any, articles: int, scale_only: bool = False) -> dict[str, Any]:
+def run(
+    app: Any, articles: int, scale_only: bool = False, extra: tuple[Path, ...] = ()
+) -> dict[str, Any]:
+    """Quality on the demo knowledge base (the tuning set, the held-out sets and any
+    `extra` question files), then latency at `articles`."""
     from hotline.warmup import warm
 
     results: dict[str, Any] = {}
     queries = load_queries()
     with app.app_context():
         if not scale_only:
-            results.update(_quality(app, queries))
+            results.update(_quality(app, queries, (*HOLDOUTS, *extra)))
         else:
             warm(app)  # what a web process does as it starts (hotline.warmup)
         if articles > len(yaml.safe_load(DEMO_KB.read_text(encoding="utf-8"))["articles"]):
@@ -209,8 +235,10 @@ def run(app: Any, articles: int, scale_only: bool = False) -> dict[str, Any]:
     return results
 
 
-def _quality(app: Any, queries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Quality on the demo knowledge base (imported here) and on the held-out set."""
+def _quality(
+    app: Any, queries: list[dict[str, Any]], held_out: tuple[Path, ...] = HOLDOUTS
+) -> dict[str, Any]:
+    """Quality on the demo knowledge base (imported here) and on each held-out set."""
     from hotline.warmup import warm
     from knowledge_base.io import import_knowledge_base
     from knowledge_base.search import today
@@ -233,11 +261,12 @@ def _quality(app: Any, queries: list[dict[str, Any]]) -> dict[str, Any]:
     answerable = sum(1 for q in queries if q.get("expect"))
     report(our, base, answerable, len(queries) - answerable)
     results: dict[str, Any] = {"search": our, "baseline": base}
-    for path in HOLDOUTS:
+    for path in held_out:
         held = load_queries(path)
         held_our, held_base = measure(ours, held), measure(baseline, held)
         answerable = sum(1 for q in held if q.get("expect"))
-        print(f"held-out set ({path.name}, never tuned on):")
+        label = "never tuned on" if path in HOLDOUTS else "given with --queries"
+        print(f"held-out set ({path.name}, {label}):")
         report(held_our, held_base, answerable, len(held) - answerable)
         results.setdefault("holdout", {})[path.stem] = {"search": held_our, "baseline": held_base}
     return results
@@ -300,11 +329,24 @@ def main() -> None:
         action="store_true",
         help="only the scale part, on a --database-url an earlier run loaded",
     )
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a further question set to measure (the YAML of search_queries.yaml)",
+    )
     args = parser.parse_args()
+    known = {a["id"] for a in yaml.safe_load(DEMO_KB.read_text(encoding="utf-8"))["articles"]}
+    for path in args.queries:
+        problem = check_queries(path, known)
+        if problem:
+            parser.error(f"{path}: {problem}")
     url = throwaway_postgres() if args.postgres else args.database_url
     app = make_app(url)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}")
-    run(app, args.articles, args.scale_only)
+    run(app, args.articles, args.scale_only, tuple(args.queries))
 
 
 if __name__ == "__main__":
