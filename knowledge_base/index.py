@@ -16,6 +16,7 @@ import time
 from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -134,15 +135,25 @@ def read_rows(sql: str, params: dict[str, Any], **lists: list[Any]) -> list[Any]
         names = [f"{name}_{i}" for i in range(len(values))]
         params.update(zip(names, values, strict=True))
         sql = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
+    # The driver's own cursor, in the session's transaction: SQLAlchemy's statement and
+    # result machinery costs as much as the query for these small reads.
+    raw = db.session.connection().connection.driver_connection
     if dialect() == "sqlite":
         plain = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
-        # The driver's own cursor, in the session's transaction: SQLAlchemy's result
-        # machinery costs as much as the query for these small reads.
-        raw = db.session.connection().connection.driver_connection
         cursor = raw.execute(sql, plain)  # type: ignore[union-attr]
-        shape = _shape(sql, cursor.description)
-        return [shape._make(row) for row in cursor.fetchall()]
-    return db.session.execute(text(sql), params).all()
+    else:
+        cursor = raw.execute(_pyformat(sql), params)  # type: ignore[union-attr]
+    shape = _shape(sql, cursor.description)
+    return [shape._make(row) for row in cursor.fetchall()]
+
+
+@lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    """`sql`'s :named parameters as psycopg's %(named)s (a literal % doubled)."""
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
 _shapes: dict[str, Any] = {}
