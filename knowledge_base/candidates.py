@@ -171,36 +171,61 @@ def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
 def pg_candidates(
     query: Query, units: list[Weighted], where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
+    """As on SQLite, with one difference: ts_rank reads the whole vector of every match,
+    so the body is searched for the question's rarest terms only, as long as they
+    match at most _PG_BODY_ROWS articles together; the rest are looked for in titles
+    and keywords (the subject vector, migration 0008), as common terms are."""
     terms, common, sounds = _plan(query, units)
-    lexemes = [f"'{t}':ABC" for t in terms] + [f"'{t}':AB" for t in common]
-    lexemes += [f"'{s}':D" for s in sounds]
-    ranked = _pg_ranked(lexemes, where)
+    frequencies = document_frequencies(terms)
+    body: list[str] = []
+    rows = 0
+    for term in sorted(terms, key=lambda t: frequencies[t]):
+        if not body or rows + frequencies[term] <= _PG_BODY_ROWS:
+            body.append(term)
+            rows += frequencies[term]
+    found: dict[int, float] = {}
+    _merge(found, _pg_ranked("search_vector", [*body, *sounds], where))
+    subject = [t for t in terms if t not in body] + common
+    if subject and len(found) < _FEW:  # rarer words found too little: the subject
+        _merge(found, _pg_ranked("subject_vector", [*terms, *common], where))
+    ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)[:CANDIDATES]
     if _is_short(terms, units):
-        ranked = _with_named(ranked, _pg_ranked([f"'{t}':AB" for t in terms], where))
+        ranked = _with_named(ranked, _pg_ranked("subject_vector", terms, where))
     return ranked
 
 
-def _pg_ranked(lexemes: list[str], where: tuple[str, dict[str, Any]]) -> list[tuple[int, float]]:
-    """The best candidates for any of `lexemes`, by `ts_rank` with the field weights (plain
-    SQL, as on SQLite: building the expression cost more than running the query)."""
+# At most this many articles are ranked by their whole vector for a question (at
+# 100,000 articles, a few milliseconds of ts_rank).
+_PG_BODY_ROWS = 600
+_PG_VECTORS = ("search_vector", "subject_vector")
+
+
+def _pg_ranked(
+    vector: str, lexemes: list[str], where: tuple[str, dict[str, Any]]
+) -> list[tuple[int, float]]:
+    """The best candidates whose `vector` has any of `lexemes`, by `ts_rank` with the
+    field weights (plain SQL, as on SQLite: building the expression cost more than
+    running the query). No weight labels in the query: with them, PostgreSQL must read
+    every match's vector again to check them."""
     if not lexemes:
         return []
+    assert vector in _PG_VECTORS
     weights = current_app.config["KB_FIELD_WEIGHTS"]
     # ts_rank's weights are ordered {D, C, B, A}.
     shares = [
         float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
     ]
     sql = (
-        "SELECT a.id, ts_rank(CAST(:weights AS REAL[]), d.search_vector, "
+        f"SELECT a.id, ts_rank(CAST(:weights AS REAL[]), d.{vector}, "
         "CAST(:tsquery AS tsquery)) AS rank FROM kb_article a "
         "JOIN kb_search_document d ON d.article_id = a.id "
-        f"WHERE d.search_vector @@ CAST(:tsquery AS tsquery) AND {where[0]} "
+        f"WHERE d.{vector} @@ CAST(:tsquery AS tsquery) AND {where[0]} "
         "ORDER BY rank DESC LIMIT :limit"
     )
     params = {
         **where[1],
         "weights": "{" + ",".join(str(share) for share in shares) + "}",
-        "tsquery": " | ".join(lexemes),
+        "tsquery": " | ".join(f"'{lexeme}'" for lexeme in dict.fromkeys(lexemes)),
         "limit": CANDIDATES,
     }
     return [(row[0], float(row[1])) for row in read_rows(sql, params)]

@@ -1,9 +1,10 @@
 """The search index inside the database: write and remove an article's terms.
 
 One `kb_search_document` row per searchable article holds its terms. SQLite mirrors
-them into the FTS5 table `kb_fts`; PostgreSQL keeps a weighted `tsvector` column
-(`search_vector`, migration 0004) built here from a literal, so lexemes are stored
-exactly as segmented (PostgreSQL's own parser would not know Chinese words).
+them into the FTS5 tables `kb_fts` and `kb_fts_subject`; PostgreSQL keeps a weighted
+`tsvector` column (`search_vector`, migration 0004) built here from a literal, so
+lexemes are stored exactly as segmented (PostgreSQL's own parser would not know Chinese
+words), and its title and keywords alone (`subject_vector`, 0008).
 Writes happen in the caller's transaction: the index can never disagree with what
 was published.
 """
@@ -310,12 +311,17 @@ def write_index(article_id: int, title: str, keywords: str, body: str, sounds: s
         )
     else:
         db.session.execute(
-            text(
-                "UPDATE kb_search_document SET search_vector = CAST(:vector AS tsvector) "
-                "WHERE article_id = :id"
-            ),
+            text(PG_INDEX_UPDATE),
             {"vector": index_vector(title, keywords, body, sounds), "id": article_id},
         )
+
+
+# PostgreSQL's entry (migrations 0004, 0008): the whole vector, and its title and
+# keywords alone (the subject vector, where common words are looked for).
+PG_INDEX_UPDATE = (
+    "UPDATE kb_search_document SET search_vector = CAST(:vector AS tsvector), "
+    "subject_vector = ts_filter(CAST(:vector AS tsvector), '{a,b}') WHERE article_id = :id"
+)
 
 
 def index_vector(title: str, keywords: str, body: str, sounds: str) -> str:

@@ -38,9 +38,17 @@ target_db = current_app.extensions["migrate"].db
 # ... etc.
 
 
-# Full-text search objects live only in their migrations (0004): SQLite's FTS5 tables
-# and PostgreSQL's tsvector column and its GIN index. The models do not describe them.
-SEARCH_ONLY_NAMES = frozenset({"search_vector", "ix_kb_search_document_vector"})
+# Full-text search objects live only in their migrations (0004, 0008): SQLite's FTS5
+# tables and PostgreSQL's tsvector columns and their GIN indexes. The models do not
+# describe them.
+SEARCH_ONLY_NAMES = frozenset(
+    {
+        "search_vector",
+        "subject_vector",
+        "ix_kb_search_document_vector",
+        "ix_kb_search_document_subject",
+    }
+)
 
 
 def include_name(name, type_, parent_names):

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select, text
 from hotline.extensions import db
 from hotline.models import Article, ArticleVersion, SearchDocument, utcnow
 from knowledge_base.index import (
+    PG_INDEX_UPDATE,
     analyzer,
     apply_term_counts,
     dialect,
@@ -170,10 +171,7 @@ def load_synthetic(total: int, seed: int = 20261127) -> int:
             )
         else:
             db.session.execute(
-                text(
-                    "UPDATE kb_search_document SET search_vector = CAST(:vector AS tsvector) "
-                    "WHERE article_id = :id"
-                ),
+                text(PG_INDEX_UPDATE),
                 [
                     {
                         "id": r["id"],

@@ -136,9 +136,10 @@ class SearchDocument(Base):
     """The live version's search terms (space-separated), one row per searchable article.
 
     The subject (title, keywords and their sounds) is what the database's full-text
-    index finds candidates by: SQLite's FTS5 table `kb_fts` (rowid = article id), and
-    on PostgreSQL a weighted `tsvector` column with a GIN index (migration 0004). The
-    body's terms are read only to score those candidates.
+    index finds candidates by: SQLite's FTS5 tables `kb_fts` and `kb_fts_subject`
+    (rowid = article id), and on PostgreSQL a weighted `tsvector` column with a GIN
+    index (migration 0004) and its title and keywords alone, `subject_vector`, with
+    another (0008). The body's terms are read only to score those candidates.
     """
 
     __tablename__ = "kb_search_document"

@@ -71,7 +71,11 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(empty_database,
         )
         downgrade(revision="-1")
         one_step_back = _columns(empty_database)
-        assert "ticket.reference" in one_step_back and one_step_back < newest
+        assert "ticket.reference" in one_step_back
+        if empty_database.startswith("postgresql"):
+            assert one_step_back < newest
+        else:  # the newest step (0008) changes PostgreSQL's full-text columns only
+            assert one_step_back == newest
         upgrade()
         assert _columns(empty_database) == newest
         downgrade(revision="base")
@@ -90,14 +94,14 @@ def test_models_and_migrations_agree(app):
 
 
 def _search_only(difference: tuple) -> bool:
-    """The full-text search objects of migration 0004, which no model describes."""
+    """The full-text search objects of migrations 0004 and 0008, which no model describes."""
     kind, *rest = difference
     if kind == "remove_table":
         return "_fts" in rest[0].name
     if kind == "remove_index":
-        return rest[0].name == "ix_kb_search_document_vector"
+        return rest[0].name in ("ix_kb_search_document_vector", "ix_kb_search_document_subject")
     if kind == "remove_column":
-        return rest[2].name == "search_vector"
+        return rest[2].name in ("search_vector", "subject_vector")
     return False
 
 

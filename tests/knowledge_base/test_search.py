@@ -237,3 +237,61 @@ def test_a_short_question_finds_the_article_its_words_name_in_the_title(demo_kb)
     """补身份证: the article titled 身份证丢了怎么办 must be a candidate, though a score of
     articles list 身份证 among their required papers and outrank it on the whole text."""
     assert "kb-0023" in [hit.key for hit in search("补身份证", limit=3).hits]
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def test_postgresql_keeps_the_subject_beside_the_whole_vector(demo_kb):
+    """Migration 0008: the whole vector stays inline (ts_rank reads it for every match),
+    and title and keywords have a vector of their own, where common words are looked
+    for (SQLite's kb_fts_subject)."""
+    if not _postgresql():
+        pytest.skip("PostgreSQL's vectors")
+    from sqlalchemy import text
+
+    storage = dict(
+        db.session.execute(
+            text(
+                "SELECT attname, attstorage FROM pg_attribute WHERE attrelid = "
+                "'kb_search_document'::regclass AND attname LIKE '%_vector'"
+            )
+        ).all()
+    )
+    assert storage == {"search_vector": "m", "subject_vector": "m"}
+    row = db.session.execute(
+        text(
+            "SELECT d.subject_vector @@ '身份证'::tsquery, d.subject_vector @@ '派出所'::tsquery, "
+            "d.search_vector @@ '派出所'::tsquery, "
+            "d.subject_vector = ts_filter(d.search_vector, '{a,b}') "
+            "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
+            "WHERE a.key = 'kb-0023'"
+        )
+    ).one()
+    assert tuple(row) == (True, False, True, True)  # 派出所 is in the body only
+
+
+def test_postgresql_ranks_whole_vectors_of_few_matches_only(demo_kb, monkeypatch):
+    """ts_rank reads the whole vector of every match: only the rarest terms are looked
+    for in bodies (up to _PG_BODY_ROWS matches together); the answer is still found."""
+    if not _postgresql():
+        pytest.skip("PostgreSQL's candidates")
+    import knowledge_base.candidates as candidates_module
+    from knowledge_base.index import document_frequencies
+
+    monkeypatch.setattr(candidates_module, "_PG_BODY_ROWS", 10)
+    ranked: list[tuple[str, list[str]]] = []
+    real = candidates_module._pg_ranked
+
+    def spy(vector, lexemes, where):  # type: ignore[no-untyped-def]
+        ranked.append((vector, list(lexemes)))
+        return real(vector, lexemes, where)
+
+    monkeypatch.setattr(candidates_module, "_pg_ranked", spy)
+    assert _first("离职了公积金怎么取出来") == "kb-0014"
+    whole = [lexemes for vector, lexemes in ranked if vector == "search_vector"]
+    frequencies = document_frequencies([t for lexemes in whole for t in lexemes])
+    assert whole and all(
+        len(lexemes) == 1 or sum(frequencies[t] for t in lexemes) <= 10 for lexemes in whole
+    )
