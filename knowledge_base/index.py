@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import defaultdict, namedtuple
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -87,20 +87,43 @@ def analyzer() -> Analyzer:
             ).all()
             _analyzer.add_words(k for row in keywords for k in (row or []))
             _vocabulary["signature"] = signature
-            _frequencies.clear()
+            forget_frequencies()
     return _analyzer
 
 
 def forget_frequencies() -> None:
-    """Term frequencies changed (an article was published or withdrawn in this process)."""
+    """Term frequencies changed (an article was published or withdrawn in this process):
+    they are read again, and so are the articles' cached rows."""
     _frequencies.clear()
+    _rows.clear()
 
 
 def forget_vocabulary() -> None:
     """Make the next search reload synonyms and keywords (after an edit in this process)."""
     _vocabulary["signature"] = None
     _vocabulary["checked"] = 0.0
-    _frequencies.clear()
+    forget_frequencies()
+
+
+# --- articles' rows a search reads (the same articles answer many questions) ---------
+
+_rows: dict[tuple[str, int], Any] = {}
+_ROW_CACHE_SIZE = 20_000
+
+
+def cached_rows(
+    kind: str, ids: list[int], load: Callable[[list[int]], dict[int, Any]]
+) -> dict[int, Any]:
+    """`load`'s rows (article id -> row) of `ids`, those read before taken from memory
+    until the index changes: the same few hundred articles are the candidates of most
+    questions a hotline hears in a day. `kind` names what the rows are."""
+    missing = [a for a in dict.fromkeys(ids) if (kind, a) not in _rows]
+    if missing:
+        if len(_rows) > _ROW_CACHE_SIZE:
+            _rows.clear()
+        for article_id, row in load(missing).items():
+            _rows[(kind, article_id)] = row
+    return {a: _rows[(kind, a)] for a in ids if (kind, a) in _rows}
 
 
 # --- document frequencies (how common a term is: common terms decide little) ---------

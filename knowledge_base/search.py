@@ -36,6 +36,7 @@ from knowledge_base.candidates import is_story, pg_candidates, sqlite_candidates
 from knowledge_base.gaps import private_free, record_knowledge_gap
 from knowledge_base.index import (
     analyzer,
+    cached_rows,
     dialect,
     document_frequencies,
     plain_text,
@@ -159,8 +160,8 @@ def visible_sql(channel: str | None = None) -> tuple[str, dict[str, Any]]:
     return sql, {"day": today()}
 
 
-def _snippet(markdown: str, matched: list[str]) -> str:
-    body = plain_text(markdown)
+def _snippet(body: str, matched: list[str]) -> str:
+    """Where the plain-text `body` first says one of the words `matched`."""
     if len(body) <= _SNIPPET_CHARS:
         return body
     positions = [body.find(word) for word in matched if word and body.find(word) >= 0]
@@ -251,8 +252,10 @@ def _likely_categories(question: str, where: tuple[str, dict[str, Any]]) -> dict
 
 def _documents(ids: list[int]) -> dict[int, Any]:
     """The search terms of the articles `ids`, with their category."""
-    if not ids:
-        return {}
+    return cached_rows("terms", ids, _read_documents)
+
+
+def _read_documents(ids: list[int]) -> dict[int, Any]:
     rows = read_rows(
         "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
         "d.sound_terms, d.subject_terms, d.question_terms, a.category_id "
@@ -338,14 +341,7 @@ def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
     """What a list of answers shows of the articles ranked."""
     if not scored:
         return []
-    rows = read_rows(
-        "SELECT a.id, a.key, v.title, v.kind, v.number, v.body FROM kb_article a "
-        "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
-        "WHERE a.id IN :ids",
-        {},
-        ids=[a for _, a, _ in scored],
-    )
-    by_id = {row.id: row for row in rows}
+    by_id = cached_rows("entry", [a for _, a, _ in scored], _read_entries)
     return [
         Hit(
             article_id,
@@ -354,11 +350,37 @@ def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
             by_id[article_id].kind,
             by_id[article_id].number,
             score,
-            _snippet(by_id[article_id].body, matched),
+            _snippet(by_id[article_id].text, matched),
             matched,
         )
         for score, article_id, matched in scored
     ]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """An article as a list of answers shows it: its live version's title and kind, and
+    its body as plain text (snippets are cut from it)."""
+
+    key: str
+    title: str
+    kind: str
+    number: int
+    text: str
+
+
+def _read_entries(ids: list[int]) -> dict[int, _Entry]:
+    rows = read_rows(
+        "SELECT a.id, a.key, v.title, v.kind, v.number, v.body FROM kb_article a "
+        "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
+        "WHERE a.id IN :ids",
+        {},
+        ids=ids,
+    )
+    return {
+        row.id: _Entry(row.key, row.title, row.kind, row.number, plain_text(row.body))
+        for row in rows
+    }
 
 
 __all__ = ["Hit", "SearchResult", "private_free", "record_knowledge_gap", "search"]

@@ -13,7 +13,7 @@ and 150 questions), written after the tuning by people who had seen only the art
 
 Latency: p50/p95 of the same questions on the demo knowledge base and again on a
 synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
-the term-frequency cache cold (every question new) and warm.
+the caches of term frequencies and articles' rows cold (as after a publication) and warm.
 """
 
 from __future__ import annotations
@@ -281,9 +281,9 @@ def _scale(articles: int, queries: list[dict[str, Any]]) -> dict[str, Any]:
     made = load_synthetic(articles)
     took = time.perf_counter() - start
     print(f"scale: {articles} articles ({made} synthetic, loaded in {took:.0f}s)")
-    # Cold: every term's frequency read from the database again (as after a
+    # Cold: every term's frequency and article row read from the database again (as after a
     # publication), three passes pooled, so one busy moment on the machine does not
-    # decide the p95; warm: three more passes with the frequencies cached.
+    # decide the p95; warm: three more passes with them cached.
     settle_database()
     cold_samples: list[float] = []
     for _ in range(PASSES):
