@@ -295,3 +295,21 @@ def test_postgresql_ranks_whole_vectors_of_few_matches_only(demo_kb, monkeypatch
     assert whole and all(
         len(lexemes) == 1 or sum(frequencies[t] for t in lexemes) <= 10 for lexemes in whole
     )
+
+
+def test_a_new_version_is_what_the_next_search_shows(catalogue, tmp_path):
+    """The articles' rows a search keeps in memory are forgotten when the index changes:
+    a re-published article is listed with its new title, snippet and version."""
+    import_knowledge_base(_one_article(tmp_path, []))
+    before = search("犬只登记").hits[0]
+    assert before.title == "犬只登记怎么办理？" and "犬牌" in before.snippet
+    path = _one_article(tmp_path, [])
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["articles"][0]["title"] = "犬只登记和年审怎么办理？"
+    data["articles"][0]["answer"] = "犬只登记请到派出所办理，每年年审一次。"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    import_knowledge_base(path)
+    after = search("犬只登记").hits[0]
+    assert after.key == before.key
+    assert after.title == "犬只登记和年审怎么办理？"
+    assert "派出所" in after.snippet and after.version_number == before.version_number + 1
