@@ -215,17 +215,31 @@ def _pg_ranked(
     shares = [
         float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
     ]
-    sql = (
-        f"SELECT a.id, ts_rank(CAST(:weights AS REAL[]), d.{vector}, "
-        "CAST(:tsquery AS tsquery)) AS rank FROM kb_article a "
-        "JOIN kb_search_document d ON d.article_id = a.id "
-        f"WHERE d.{vector} @@ CAST(:tsquery AS tsquery) AND {where[0]} "
-        "ORDER BY rank DESC LIMIT :limit"
-    )
+    rank = f"ts_rank(CAST(:weights AS REAL[]), d.{vector}, CAST(:tsquery AS tsquery))"
+    matches = f"d.{vector} @@ CAST(:tsquery AS tsquery)"
     params = {
         **where[1],
         "weights": "{" + ",".join(str(share) for share in shares) + "}",
         "tsquery": " | ".join(f"'{lexeme}'" for lexeme in dict.fromkeys(lexemes)),
         "limit": CANDIDATES,
+        "pool": CANDIDATES * 3,
     }
-    return [(row[0], float(row[1])) for row in read_rows(sql, params)]
+    # As on SQLite: the best matches first, then the visibility of only those few.
+    # Joined to every match instead, PostgreSQL (which cannot tell how rare a word is)
+    # would sometimes hash the whole article table to check a few hundred.
+    best_first = (
+        f"SELECT a.id, f.rank FROM (SELECT d.article_id AS id, {rank} AS rank "
+        f"FROM kb_search_document d WHERE {matches} ORDER BY rank DESC LIMIT :pool) f "
+        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank DESC LIMIT :limit"
+    )
+    rows = read_rows(best_first, params)
+    if len(rows) < CANDIDATES and read_rows(
+        f"SELECT 1 FROM kb_search_document d WHERE {matches} LIMIT 1 OFFSET :pool", params
+    ):
+        every = (
+            f"SELECT a.id, {rank} AS rank FROM kb_article a "
+            f"JOIN kb_search_document d ON d.article_id = a.id "
+            f"WHERE {matches} AND {where[0]} ORDER BY rank DESC LIMIT :limit"
+        )
+        rows = read_rows(every, params)
+    return [(row[0], float(row[1])) for row in rows]

@@ -260,6 +260,10 @@ def test_postgresql_keeps_the_subject_beside_the_whole_vector(demo_kb):
         ).all()
     )
     assert storage == {"search_vector": "m", "subject_vector": "m"}
+    options = db.session.execute(
+        text("SELECT reloptions FROM pg_class WHERE relname = 'kb_search_document'")
+    ).scalar()
+    assert "parallel_workers=0" in (options or [])
     row = db.session.execute(
         text(
             "SELECT d.subject_vector @@ '身份证'::tsquery, d.subject_vector @@ '派出所'::tsquery, "
