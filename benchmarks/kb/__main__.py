@@ -160,11 +160,17 @@ def latency(rank: Ranker, queries: list[dict[str, Any]]) -> list[float]:
 def settle_database() -> None:
     """After the bulk load, let SQLite fold its write-ahead log back into the database
     (as its automatic checkpoints do in a running system), so the timings measure
-    searching and not a log still holding a gigabyte of fresh pages."""
+    searching and not a log still holding a gigabyte of fresh pages; PostgreSQL gets
+    the statistics and visibility map its autovacuum would have made by then."""
     from hotline.extensions import db
 
     db.session.commit()
     db.session.close()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("VACUUM ANALYZE kb_search_document, kb_article, kb_term")
+        return
     if db.engine.dialect.name == "sqlite" and db.engine.url.database:
         import sqlite3
 
