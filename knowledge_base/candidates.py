@@ -133,30 +133,32 @@ def _with_named(
 def _fts_ranked(
     table_name: str, rank: str, match: str, where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
-    # FTS5 ranks its own matches first, the visibility of only the best few is then
-    # checked (joining every match to its article costs more than the ranking). Should
-    # too many of those few be hidden (expired, or not on this channel), every match is.
     params = {**where[1], "match": match, "limit": CANDIDATES, "pool": CANDIDATES * 3}
-    best_first = (
+    matches = f"{table_name} MATCH :match"
+    rows = _best_visible(
         f"SELECT a.id, f.rank FROM (SELECT rowid AS id, {rank} AS rank FROM {table_name} "
-        f"WHERE {table_name} MATCH :match ORDER BY rank LIMIT :pool) f "
-        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank LIMIT :limit"
+        f"WHERE {matches} ORDER BY rank LIMIT :pool) f "
+        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank LIMIT :limit",
+        f"SELECT 1 FROM {table_name} WHERE {matches} LIMIT 1 OFFSET :pool",
+        f"SELECT a.id, {rank} AS rank FROM {table_name} "
+        f"JOIN kb_article a ON a.id = {table_name}.rowid "
+        f"WHERE {matches} AND {where[0]} ORDER BY rank LIMIT :limit",
+        params,
     )
-    rows = read_rows(best_first, params)
-    if len(rows) < CANDIDATES and _matches_beyond(table_name, match, params["pool"]):
-        every = (
-            f"SELECT a.id, {rank} AS rank FROM {table_name} "
-            f"JOIN kb_article a ON a.id = {table_name}.rowid "
-            f"WHERE {table_name} MATCH :match AND {where[0]} ORDER BY rank LIMIT :limit"
-        )
-        rows = read_rows(every, params)
     return [(row[0], -float(row[1])) for row in rows]
 
 
-def _matches_beyond(table_name: str, match: str, pool: int) -> bool:
-    """Whether the index has more than `pool` matches (the best few were not all)."""
-    sql = f"SELECT 1 FROM {table_name} WHERE {table_name} MATCH :match LIMIT 1 OFFSET :pool"
-    return bool(read_rows(sql, {"match": match, "pool": pool}))
+def _best_visible(best_first: str, beyond: str, every: str, params: dict[str, Any]) -> list[Any]:
+    """The index ranks its own matches, then the visibility of only the best `pool` is
+    checked (`best_first`): joining every match to its article costs more than the
+    ranking, and PostgreSQL, which cannot tell how rare a word is, would sometimes hash
+    the whole article table to check a few hundred. Should too many of those few be
+    hidden (expired, or not on this channel) while the index has more matches
+    (`beyond`), every match is checked (`every`)."""
+    rows = read_rows(best_first, params)
+    if len(rows) < CANDIDATES and read_rows(beyond, params):
+        rows = read_rows(every, params)
+    return rows
 
 
 def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
@@ -172,9 +174,10 @@ def pg_candidates(
     query: Query, units: list[Weighted], where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
     """As on SQLite, with one difference: ts_rank reads the whole vector of every match,
-    so the body is searched for the question's rarest terms only, as long as they
-    match at most _PG_BODY_ROWS articles together; the rest are looked for in titles
-    and keywords (the subject vector, migration 0008), as common terms are."""
+    so the whole text is searched for the question's rarest terms only, as long as they
+    match at most _PG_BODY_ROWS articles together. The others count like common terms:
+    looked for in titles and keywords (the subject vector, migration 0008) when the
+    rarer ones found too little, and in the scoring of every candidate."""
     terms, common, sounds = _plan(query, units)
     frequencies = document_frequencies(terms)
     body: list[str] = []
@@ -185,8 +188,8 @@ def pg_candidates(
             rows += frequencies[term]
     found: dict[int, float] = {}
     _merge(found, _pg_ranked("search_vector", [*body, *sounds], where))
-    subject = [t for t in terms if t not in body] + common
-    if subject and len(found) < _FEW:  # rarer words found too little: the subject
+    beyond_budget = len(body) < len(terms)
+    if (beyond_budget or common) and len(found) < _FEW:
         _merge(found, _pg_ranked("subject_vector", [*terms, *common], where))
     ranked = sorted(found.items(), key=lambda item: item[1], reverse=True)[:CANDIDATES]
     if _is_short(terms, units):
@@ -224,22 +227,14 @@ def _pg_ranked(
         "limit": CANDIDATES,
         "pool": CANDIDATES * 3,
     }
-    # As on SQLite: the best matches first, then the visibility of only those few.
-    # Joined to every match instead, PostgreSQL (which cannot tell how rare a word is)
-    # would sometimes hash the whole article table to check a few hundred.
-    best_first = (
+    rows = _best_visible(
         f"SELECT a.id, f.rank FROM (SELECT d.article_id AS id, {rank} AS rank "
         f"FROM kb_search_document d WHERE {matches} ORDER BY rank DESC LIMIT :pool) f "
-        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank DESC LIMIT :limit"
+        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank DESC LIMIT :limit",
+        f"SELECT 1 FROM kb_search_document d WHERE {matches} LIMIT 1 OFFSET :pool",
+        f"SELECT a.id, {rank} AS rank FROM kb_article a "
+        f"JOIN kb_search_document d ON d.article_id = a.id "
+        f"WHERE {matches} AND {where[0]} ORDER BY rank DESC LIMIT :limit",
+        params,
     )
-    rows = read_rows(best_first, params)
-    if len(rows) < CANDIDATES and read_rows(
-        f"SELECT 1 FROM kb_search_document d WHERE {matches} LIMIT 1 OFFSET :pool", params
-    ):
-        every = (
-            f"SELECT a.id, {rank} AS rank FROM kb_article a "
-            f"JOIN kb_search_document d ON d.article_id = a.id "
-            f"WHERE {matches} AND {where[0]} ORDER BY rank DESC LIMIT :limit"
-        )
-        rows = read_rows(every, params)
     return [(row[0], float(row[1])) for row in rows]
