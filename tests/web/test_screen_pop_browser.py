@@ -127,3 +127,57 @@ def test_the_wallboard_updates_live_when_a_call_is_answered(
     expect(page.locator("#answered-today .value")).to_have_text("1")
     expect(page.locator("#answer-rate-15s .value")).to_have_text("100%")
     assert page.evaluate("document.body.dataset.loadedOnce") == "yes"
+
+
+def test_a_change_heard_while_the_wallboard_is_fetching_is_fetched_again(
+    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
+) -> None:
+    """The wallboard's first fetch is held until the second call has been answered and
+    its push heard: what it brings back is already stale, so the page must ask again."""
+    app.config["TWILIO_NUMBER"] = NUMBER
+    add_user("wang", "supervisor", password=PASSWORD, display_name="王督")
+    add_user("li", "agent", password=PASSWORD, display_name="李敏")
+    release_session()
+    first = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    voice.answer_call(first)
+    voice.choose_from_menu({**first, "Digits": "0"}, 1)
+    release_session()
+    sign_in(page, "wang", lands_on="/tickets")
+    page.goto("/wallboard")
+    expect(page.locator("#wallboard-live")).to_contain_text("实时")
+    expect(page.locator("#calls-waiting .value")).to_have_text("1")
+    page.wait_for_load_state("networkidle")  # the refresh after connecting, if any
+
+    held: list[tuple[Any, Any]] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:  # the answer as it is now, handed to the page only later
+            held.append((route, route.fetch()))
+
+    page.route("**/wallboard?fragment=1", hold_the_first)
+    page.evaluate(
+        """() => { window.heard = 0;
+        document.addEventListener('live:call.queue', () => { window.heard += 1; }); }"""
+    )
+    second = {"CallSid": "CA" + "7" * 32, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    voice.answer_call(second)
+    voice.choose_from_menu({**second, "Digits": "0"}, 1)
+    _relay()
+    page.wait_for_function("window.heard >= 1")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the wallboard did not ask for its numbers after the second call"
+
+    agent = db.session.scalar(select(User).where(User.username == "li"))
+    assert agent is not None
+    voice_reports.record_dequeue({**first, "QueueTime": "5"}, str(agent.id))
+    _relay()
+    page.wait_for_function("window.heard >= 2")  # heard while the first fetch is held
+    route, stale = held[0]
+    route.fulfill(response=stale)  # two waiting: true when it was read
+    expect(page.locator("#calls-waiting .value")).to_have_text("1", timeout=3_000)
+    expect(page.locator("#answered-today .value")).to_have_text("1")

@@ -27,11 +27,16 @@
   var lastId = parseInt(script.dataset.lastEventId || "0", 10) || 0;
   var seen = {};
   var pending = null;
+  var stale = false;
 
+  // One fetch at a time. A change heard while one is under way may have committed
+  // after the server read the list: the list is then fetched once more when it returns.
   function refresh() {
     if (pending) {
+      stale = true;
       return;
     }
+    stale = false;
     pending = fetch(fragmentUrl, { credentials: "same-origin" })
       .then(function (response) {
         return response.ok ? response.text() : null;
@@ -44,6 +49,9 @@
       .catch(function () {})
       .then(function () {
         pending = null;
+        if (stale) {
+          refresh();
+        }
       });
   }
 
