@@ -31,7 +31,7 @@ from hotline.models import (
     SynonymGroup,
     TermFrequency,
 )
-from knowledge_base.text import Analyzer, Terms, safe_term
+from knowledge_base.text import Analyzer, Terms, safe_term, story_terms
 from routing.text import normalise
 
 _MARKUP = re.compile(r"[#>*_`\[\]()|~-]+|!\[|https?://\S+")
@@ -287,11 +287,26 @@ def index_article(article: Article, version: ArticleVersion) -> None:
     row.subject_sounds = " ".join((*fields["title"].sounds, *fields["keywords"].sounds))
     row.subject_terms = subject_phrases(version.title, version.keywords or [])
     row.question_terms = question_phrases(version.questions or [])
+    row.story_terms = article_story_terms(
+        version.title, version.keywords, version.questions, version.body, version.materials
+    )
     db.session.flush()
     after = distinct_terms(row)
     count_terms(after - before, before - after)
     write_index(article.id, row.title_terms, row.keyword_terms, row.body_terms, row.subject_sounds)
     forget_frequencies()
+
+
+def article_story_terms(
+    title: str,
+    keywords: list[str] | None,
+    questions: list[str] | None,
+    body: str,
+    materials: list[str] | None,
+) -> str:
+    """An article's whole text as a caller's story is matched against it (story_terms)."""
+    parts = [title, *(keywords or []), *(questions or []), plain_text(body), *(materials or [])]
+    return story_terms("\n".join(parts))
 
 
 def subject_phrases(title: str, keywords: list[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -276,15 +277,19 @@ def fuse(
     scored: list[tuple[float, int, list[str]]],
     docs: dict[int, Any],
     memo: dict[int, tuple[int, dict[str, int]]] | None = None,
+    story: tuple[list[str], dict[int, tuple[int, Counter[str]]]] | None = None,
 ) -> list[tuple[float, int, list[str]]]:
     """Order by reciprocal-rank fusion of our score and plain BM25 over the candidates'
     whole text: BM25 sees how much an article's body talks about the question's words,
     which is what a colloquial question shares with its answer when it shares no
     subject words. Articles below the relevance threshold are never brought back.
     `memo` keeps each article's length and term counts for a second ranking of the same
-    question."""
+    question. For a caller's story, `story` gives its words and the candidates' as
+    jieba's search mode cuts them (story_terms): BM25 over those instead."""
     if len(scored) < 2:
         return scored
+    if story is not None and story[0] and all(item[1] in story[1] for item in scored):
+        return _fused(scored, story_bm25(*story))
     memo = {} if memo is None else memo
     terms = query.match_terms()
     frequencies = document_frequencies(terms)
@@ -315,11 +320,40 @@ def fuse(
         )
         for article_id in counts
     }
+    return _fused(scored, bm25)
+
+
+def _fused(
+    scored: list[tuple[float, int, list[str]]], bm25: dict[int, float]
+) -> list[tuple[float, int, list[str]]]:
     ours = sorted(scored, key=lambda item: item[0], reverse=True)
-    by_bm25 = sorted(bm25, key=lambda a: bm25[a], reverse=True)
-    place = {article_id: i for i, article_id in enumerate(by_bm25)}
+    by_bm25 = sorted(scored, key=lambda item: bm25.get(item[1], 0.0), reverse=True)
+    place = {item[1]: i for i, item in enumerate(by_bm25)}
     k = _FUSION_K
     fused = {
         item[1]: 1 / (k + i) + _FUSION_BM25 / (k + place[item[1]]) for i, item in enumerate(ours)
     }
     return sorted(ours, key=lambda item: fused[item[1]], reverse=True)
+
+
+def story_bm25(words: list[str], counted: dict[int, tuple[int, Counter[str]]]) -> dict[int, float]:
+    """BM25 of a caller's story over the candidates' whole text (each one's length and
+    count of the story's words), how rare a word is judged among the candidates
+    themselves: in a story most words are the caller's own, and the few that tell the
+    candidates apart (房租 among 公积金's withdrawals) are what decides. Measured against
+    the index's own terms: six more first answers on the tuning set and the first four
+    held-out sets together, none lost; one fewer of 150 on the fifth, which was not
+    looked at before."""
+    total = len(counted)
+    average = sum(length for length, _ in counted.values()) / total or 1.0
+    having = {w: sum(1 for _, c in counted.values() if w in c) for w in set(words)}
+    idf = {w: math.log(1 + (total - n + 0.5) / (n + 0.5)) for w, n in having.items() if n}
+    k1, b = 1.2, 0.75
+    return {
+        a: sum(
+            idf[w] * c[w] * (k1 + 1) / (c[w] + k1 * (1 - b + b * length / average))
+            for w in words
+            if c[w]
+        )
+        for a, (length, c) in counted.items()
+    }

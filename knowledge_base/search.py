@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -52,7 +53,7 @@ from knowledge_base.scoring import (
     subject_coverage,
     weigh_units,
 )
-from knowledge_base.text import Query
+from knowledge_base.text import Query, story_terms
 
 CHANNELS = ("hotline", "portal", "window")
 # Aliases callers of the API use for the same channels (ticket channel names).
@@ -255,6 +256,15 @@ def _documents(ids: list[int]) -> dict[int, Any]:
     return cached_rows("terms", ids, _read_documents)
 
 
+def _read_story_terms(ids: list[int]) -> dict[int, str | None]:
+    rows = read_rows(
+        "SELECT article_id, story_terms FROM kb_search_document WHERE article_id IN :ids",
+        {},
+        ids=ids,
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 def _read_documents(ids: list[int]) -> dict[int, Any]:
     rows = read_rows(
         "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
@@ -300,6 +310,7 @@ class _Rescoring:
         self.docs: dict[int, Any] = {}
         self.measures: dict[int, tuple[float, list[str], float, float, float]] = {}
         self.counted: dict[int, tuple[int, dict[str, int]]] = {}  # for fuse's BM25
+        self.story_words: list[str] | None = None
         config = current_app.config
         self.share = float(config["KB_COVERAGE_SHARE"])
         self.subject_share = float(config["KB_SUBJECT_SHARE"])
@@ -334,7 +345,27 @@ class _Rescoring:
             )
             if relevance >= self.threshold:
                 scored.append((score, article_id, matched))
-        return fuse(self.query, scored, self.docs, self.counted)[:limit]
+        return fuse(self.query, scored, self.docs, self.counted, self._story(scored))[:limit]
+
+    def _story(
+        self, scored: list[tuple[float, int, list[str]]]
+    ) -> tuple[list[str], dict[int, tuple[int, Counter[str]]]] | None:
+        """A caller's story's words, and each candidate's length and count of them, as
+        story_terms cuts both (None for a question; an article indexed before its story
+        terms were kept is left out, and then the index's own terms rank them all)."""
+        if len(scored) < 2 or not is_story(self.units):
+            return None
+        if self.story_words is None:
+            self.story_words = story_terms(self.query.normalised).split()
+        wanted = set(self.story_words)
+        counted = {}
+        for article_id, terms in cached_rows(
+            "story", [a for _, a, _ in scored], _read_story_terms
+        ).items():
+            if terms is not None:
+                tokens = terms.split()
+                counted[article_id] = (len(tokens), Counter(t for t in tokens if t in wanted))
+        return self.story_words, counted
 
 
 def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:

@@ -19,6 +19,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from routing.text import STOPWORDS as ROUTING_STOPWORDS
 from routing.text import Segmenter, normalise, sounds
@@ -286,3 +287,37 @@ class Analyzer:
 
 
 _CJK_RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
+
+
+def story_terms(text: str) -> str:
+    """`text` as jieba's search mode cuts it with its own dictionary (every word, and the
+    dictionary's words inside a longer one), the characters it leaves single paired
+    into bigrams (the words it does not know: what its HMM would guess, at a third of
+    the cost). Space-separated, repeats kept. How a caller's story is matched against
+    whole articles (knowledge_base.scoring.story_bm25); the same for every article and
+    question whatever the knowledge base's own words, so an article's are computed
+    once, when it is indexed."""
+    terms: list[str] = []
+    single: list[str] = []
+    for token in _default_tokenizer().cut_for_search(normalise(text), HMM=False):
+        if len(token) == 1 and _CJK.match(token):
+            single.append(token)
+            continue
+        terms.extend(a + b for a, b in zip(single, single[1:], strict=False))
+        single.clear()
+        if len(token) >= 2 and _STORY_TOKEN.fullmatch(token):
+            terms.append(token)
+    terms.extend(a + b for a, b in zip(single, single[1:], strict=False))
+    return " ".join(terms)
+
+
+_STORY_TOKEN = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=1)
+def _default_tokenizer():  # type: ignore[no-untyped-def]
+    """jieba's own tokenizer, which part-of-speech tagging (scoring) loads anyway."""
+    import jieba
+
+    jieba.setLogLevel(60)  # it logs the dictionary load at INFO (once: it is not free)
+    return jieba.dt

@@ -25,6 +25,7 @@ from knowledge_base.index import (
     PG_INDEX_UPDATE,
     analyzer,
     apply_term_counts,
+    article_story_terms,
     dialect,
     distinct_terms,
     forget_vocabulary,
@@ -149,7 +150,8 @@ def load_synthetic(total: int, seed: int = 20261127) -> int:
                     "published_at": now,
                 }
             )
-            documents.append({"article_id": article_id, **row})
+            story = article_story_terms(data["title"], data["keywords"], [], data["body"], [])
+            documents.append({"article_id": article_id, **row, "story_terms": story})
             fts.append(row | {"id": article_id})
         db.session.execute(insert(Article), articles)
         db.session.execute(insert(ArticleVersion), versions)

@@ -154,6 +154,9 @@ class SearchDocument(Base):
     subject_terms: Mapped[str] = mapped_column(Text, default="")
     # Each similar question's words, questions separated by " | ".
     question_terms: Mapped[str] = mapped_column(Text, default="")
+    # Title, keywords, similar questions and body as jieba's search mode cuts them
+    # (knowledge_base.text.story_terms): how a caller's long story is matched.
+    story_terms: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TermFrequency(Base):

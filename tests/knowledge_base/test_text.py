@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base.index import tsvector_literal
-from knowledge_base.text import Analyzer
+from knowledge_base.text import Analyzer, story_terms
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,22 @@ def test_the_postgresql_vector_literal_weights_each_field():
 def test_single_characters_between_stop_words_are_kept_apart(analyzer):
     query = analyzer.query("我想查一下医保")
     assert "查" in query.chars and "医保" in query.words
+
+
+def test_story_terms_are_jiebas_words_with_unknown_characters_paired():
+    """The words a caller's story is matched by: jieba's own dictionary words and those
+    inside longer ones, after the usual folding; characters jieba leaves single (社宝卡,
+    a typo) paired into bigrams; punctuation and single characters dropped."""
+    assert story_terms("住房公积金提取，要带身份證吗？").split() == [
+        "住房",
+        "公积",
+        "积金",
+        "公积金",
+        "提取",
+        "要带",
+        "身份",
+        "身份证",
+    ]
+    assert story_terms("社宝卡补办").split() == ["社宝", "宝卡", "补办"]
+    assert story_terms("我老公在工地") == "老公 工地"
+    assert story_terms("") == ""
