@@ -17,6 +17,7 @@ from knowledge_base.io import import_knowledge_base
 from knowledge_base.search import search
 from knowledge_base.synonyms import load_file, replace_synonyms
 from knowledge_base.text import story_terms
+from tests.knowledge_base.test_search import _one_article
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
@@ -53,36 +54,18 @@ def test_articles_indexed_before_story_terms_were_kept_are_ranked_as_before(demo
 
 
 def test_story_terms_follow_each_new_version(catalogue, tmp_path):
-    article = {
-        "id": "kb-0301",
-        "kind": "qa",
-        "title": "犬只登记怎么办理？",
-        "category": "0705",
-        "department": "GAJ",
-        "answer": "在城区饲养犬只，犬主应当为犬只接种疫苗并办理登记，领取犬牌。",
-        "keywords": ["犬只登记"],
-        "questions": ["养狗要去哪里登记"],
-        "effective_from": "2026-01-01",
-    }
-    path = tmp_path / "kb.yaml"
-    path.write_text(yaml.safe_dump({"articles": [article]}, allow_unicode=True), encoding="utf-8")
+    path = _one_article(tmp_path, ["养狗要去哪里登记"])
     import_knowledge_base(path)
     kept = db.session.scalar(select(SearchDocument.story_terms))
     assert kept is not None
     assert {"犬只", "登记", "养狗", "犬牌", "疫苗"} <= set(kept.split())
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    article = data["articles"][0]
     article["answer"] = "犬只登记请到派出所办理，每年年审一次。"
-    path.write_text(yaml.safe_dump({"articles": [article]}, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     import_knowledge_base(path)
     db.session.expire_all()
     kept = db.session.scalar(select(SearchDocument.story_terms))
     assert kept is not None and "派出所" in kept.split() and "疫苗" not in kept.split()
-    assert kept == story_terms(
-        "\n".join(
-            [
-                "犬只登记怎么办理？",
-                "犬只登记",
-                "养狗要去哪里登记",
-                "犬只登记请到派出所办理，每年年审一次。",
-            ]
-        )
-    )
+    whole = [article["title"], *article["keywords"], *article["questions"], article["answer"]]
+    assert kept == story_terms("\n".join(whole))

@@ -101,21 +101,33 @@ def test_a_reconnected_console_shows_what_arrived_while_it_was_away(
     expect(page.locator(f"tr[data-reference='{reference}']")).to_be_visible(timeout=3_000)
 
 
-def test_the_wallboard_updates_live_when_a_call_is_answered(
-    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
-) -> None:
+def _queue(call_sid: str) -> dict[str, str]:
+    """A call that chose 人工服务 and waits in the queue."""
+    call = {"CallSid": call_sid, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    voice.answer_call(call)
+    voice.choose_from_menu({**call, "Digits": "0"}, 1)
+    return call
+
+
+def _wallboard_with_one_call_waiting(app: Flask, page: Any) -> dict[str, str]:
+    """A supervisor's wallboard, live, showing one call waiting for the agent 李敏."""
     app.config["TWILIO_NUMBER"] = NUMBER
     add_user("wang", "supervisor", password=PASSWORD, display_name="王督")
     add_user("li", "agent", password=PASSWORD, display_name="李敏")
     release_session()
-    call = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
-    voice.answer_call(call)
-    voice.choose_from_menu({**call, "Digits": "0"}, 1)  # 人工服务: into the queue
+    call = _queue(SID)
     release_session()
     sign_in(page, "wang", lands_on="/tickets")
     page.goto("/wallboard")
     expect(page.locator("#wallboard-live")).to_contain_text("实时")
     expect(page.locator("#calls-waiting .value")).to_have_text("1")
+    return call
+
+
+def test_the_wallboard_updates_live_when_a_call_is_answered(
+    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
+) -> None:
+    call = _wallboard_with_one_call_waiting(app, page)
     expect(page.locator("#answered-today .value")).to_have_text("0")
     page.evaluate("document.body.dataset.loadedOnce = 'yes'")
 
@@ -134,18 +146,7 @@ def test_a_change_heard_while_the_wallboard_is_fetching_is_fetched_again(
 ) -> None:
     """The wallboard's first fetch is held until the second call has been answered and
     its push heard: what it brings back is already stale, so the page must ask again."""
-    app.config["TWILIO_NUMBER"] = NUMBER
-    add_user("wang", "supervisor", password=PASSWORD, display_name="王督")
-    add_user("li", "agent", password=PASSWORD, display_name="李敏")
-    release_session()
-    first = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
-    voice.answer_call(first)
-    voice.choose_from_menu({**first, "Digits": "0"}, 1)
-    release_session()
-    sign_in(page, "wang", lands_on="/tickets")
-    page.goto("/wallboard")
-    expect(page.locator("#wallboard-live")).to_contain_text("实时")
-    expect(page.locator("#calls-waiting .value")).to_have_text("1")
+    first = _wallboard_with_one_call_waiting(app, page)
     page.wait_for_load_state("networkidle")  # the refresh after connecting, if any
 
     held: list[tuple[Any, Any]] = []
@@ -161,9 +162,7 @@ def test_a_change_heard_while_the_wallboard_is_fetching_is_fetched_again(
         """() => { window.heard = 0;
         document.addEventListener('live:call.queue', () => { window.heard += 1; }); }"""
     )
-    second = {"CallSid": "CA" + "7" * 32, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
-    voice.answer_call(second)
-    voice.choose_from_menu({**second, "Digits": "0"}, 1)
+    _queue("CA" + "7" * 32)
     _relay()
     page.wait_for_function("window.heard >= 1")
     for _ in range(100):
