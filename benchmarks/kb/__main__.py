@@ -8,8 +8,8 @@ against the demo knowledge base `knowledge_base/data/demo_kb.yaml`. Printed: rec
 recall@3 and MRR@10 over the answerable questions, overall and by kind, and for `none`
 the share left unanswered. The baseline indexes the same articles (title, keywords,
 similar questions, body) with `jieba.lcut_for_search` and ranks with `rank_bm25.BM25Okapi`.
-The same again for the five held-out sets (`search_queries_holdout*.yaml`, 120 and
-4 x 150 questions), written after the tuning by people who had seen only the articles.
+The same again for the six held-out sets (`search_queries_holdout*.yaml`, 120 and
+5 x 150 questions), written after the tuning by people who had seen only the articles.
 
 Latency: p50/p95 of the same questions on the demo knowledge base and again on a
 synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
@@ -34,7 +34,8 @@ QUERIES = ROOT / "tests" / "knowledge_base" / "data" / "search_queries.yaml"
 # the search generalises. The ranking was never tuned on them. The misses of the first
 # four were read once, to add the everyday words they showed missing (揭不开锅, 被炒,
 # 公贷, 年卡 …) to the synonym table; of the fifth, written after that, only the totals
-# were read (to check that table and the ranking of long stories), never a question.
+# were read (to check that table and the ranking of long stories), never a question;
+# the sixth, written at the end of that session, has not been run.
 HOLDOUTS = tuple(
     ROOT / "tests" / "knowledge_base" / "data" / name
     for name in (
@@ -43,9 +44,11 @@ HOLDOUTS = tuple(
         "search_queries_holdout3.yaml",
         "search_queries_holdout4.yaml",
         "search_queries_holdout5.yaml",
+        "search_queries_holdout6.yaml",
     )
 )
 MISSES_READ = HOLDOUTS[:4]
+TOTALS_READ = HOLDOUTS[4:5]
 DEMO_KB = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
 CATALOGUE = ROOT / "routing" / "data" / "jiangmen_catalogue.yaml"
 KINDS = ("plain", "short", "typo", "colloquial", "dialect", "synonym", "long")
@@ -280,8 +283,10 @@ def _quality(
             label = "given with --queries"
         elif path in MISSES_READ:
             label = "its misses read for the synonym table"
-        else:
+        elif path in TOTALS_READ:
             label = "only its totals read"
+        else:
+            label = "never looked at"
         print(f"held-out set ({path.name}, {label}):")
         report(held_our, held_base, answerable, len(held) - answerable)
         results.setdefault("holdout", {})[path.stem] = {"search": held_our, "baseline": held_base}
