@@ -32,19 +32,20 @@ def upgrade():
 
 
 def _fill():
+    """Every searchable article's story terms, read and written _BATCH at a time (a
+    city's whole knowledge base never sits in memory at once)."""
     from knowledge_base.index import article_story_terms
 
     bind = op.get_bind()
-    rows = bind.execute(
-        sa.text(
-            "SELECT d.article_id, v.title, v.keywords, v.questions, v.body, v.materials "
-            "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
-            "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
-            "ORDER BY d.article_id"
-        )
-    ).all()
+    select = sa.text(
+        "SELECT d.article_id, v.title, v.keywords, v.questions, v.body, v.materials "
+        "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
+        "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
+        "WHERE d.article_id > :after ORDER BY d.article_id LIMIT :batch"
+    )
     update = sa.text("UPDATE kb_search_document SET story_terms = :terms WHERE article_id = :id")
-    for start in range(0, len(rows), _BATCH):
+    after = 0
+    while rows := bind.execute(select, {"after": after, "batch": _BATCH}).all():
         values = [
             {
                 "id": row[0],
@@ -52,9 +53,10 @@ def _fill():
                     row[1], _list(row[2]), _list(row[3]), row[4] or "", _list(row[5])
                 ),
             }
-            for row in rows[start : start + _BATCH]
+            for row in rows
         ]
         bind.execute(update, values)
+        after = rows[-1][0]
 
 
 def _list(value):
