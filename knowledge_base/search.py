@@ -50,6 +50,7 @@ from knowledge_base.scoring import (
     coverage,
     fuse,
     question_match,
+    stress_the_ask,
     subject_coverage,
     weigh_units,
 )
@@ -188,6 +189,8 @@ def search(
         [*query.match_terms(), *(t for u in query.units for t in (*u.terms, *u.grams))]
     )
     units = weigh_units(query)
+    if is_story(units):
+        stress_the_ask(query, units)
     where = visible_sql(channel)
     if dialect() == "sqlite":
         candidates = sqlite_candidates(query, units, where)

@@ -28,6 +28,13 @@ STORY = (
     "想问现在办到哪一步了，怎么一直没有人联系我"
 )
 
+# From the tuning set: dismissed, wages withheld, and asked last how to apply for
+# arbitration (kb-0046); most of the story is about the dismissal (kb-0045).
+ASKED_LAST = (
+    "我在一家物流公司做司机三年，上个月公司说我违反规定把我开了，还扣了我最后一个月"
+    "工资和加班费，找老板谈了两次都说没钱，我想走法律途径，听说先要申请仲裁，具体怎么申请"
+)
+
 
 @pytest.fixture
 def demo_kb(catalogue) -> Iterator[None]:
@@ -42,6 +49,12 @@ def _keys(question: str) -> list[str]:
 
 def test_a_callers_story_is_ranked_by_its_words_in_the_whole_articles(demo_kb):
     assert _keys(STORY)[:2] == ["kb-0090", "kb-0089"]
+
+
+def test_a_story_is_answered_by_what_the_caller_asks_last(demo_kb):
+    keys = _keys(ASKED_LAST)
+    assert keys[0] == "kb-0046"
+    assert "kb-0045" in keys[1:3]
 
 
 def test_articles_indexed_before_story_terms_were_kept_are_ranked_as_before(demo_kb):
