@@ -29,13 +29,14 @@ def make_app(database_url: str | None = None) -> Flask:
     return app
 
 
-def throwaway_postgres() -> str:
+def throwaway_postgres(settings: dict[str, str] | None = None) -> str:
     """The URL of a throwaway PostgreSQL cluster the test harness starts (and stops when
-    the process ends): `--postgres` of the benchmarks that measure both databases."""
+    the process ends), with server `settings`: `--postgres` of the benchmarks that
+    measure both databases."""
     from tests.harness import Services, provide_postgres
 
     services = Services()
-    url = provide_postgres(services)
+    url = provide_postgres(services, settings)
     if url is None:
         raise SystemExit("no PostgreSQL: " + "; ".join(services.skipped))
     return url

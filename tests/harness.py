@@ -236,8 +236,9 @@ def pg_identity(bindir: Path) -> PgTools | str:
     return PgTools(bindir, run_as=prefix, owner=(entry.pw_uid, entry.pw_gid))
 
 
-def provide_postgres(services: Services) -> str | None:
-    """Return a SQLAlchemy URL (psycopg 3 driver) of an empty-able test database."""
+def provide_postgres(services: Services, settings: dict[str, str] | None = None) -> str | None:
+    """Return a SQLAlchemy URL (psycopg 3 driver) of an empty-able test database.
+    `settings` are server settings for a cluster this starts (a benchmark's memory)."""
     given = os.environ.get("TEST_POSTGRES_URL")
     if given:
         url = with_database(sqlalchemy_url(given))
@@ -258,7 +259,7 @@ def provide_postgres(services: Services) -> str | None:
         services.skip(f"SKIPPED: PostgreSQL run ({tools})")
         return None
     try:
-        return start_cluster(tools, services)
+        return start_cluster(tools, services, settings or {})
     except ClusterError as exc:
         services.skip(f"SKIPPED: PostgreSQL run (throwaway cluster failed: {exc})")
         return None
@@ -268,7 +269,7 @@ class ClusterError(Exception):
     pass
 
 
-def start_cluster(tools: PgTools, services: Services) -> str:
+def start_cluster(tools: PgTools, services: Services, settings: dict[str, str]) -> str:
     workdir = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     services.on_stop("postgres temp dir", lambda: shutil.rmtree(workdir, ignore_errors=True))
     if tools.owner:
@@ -305,7 +306,7 @@ def start_cluster(tools: PgTools, services: Services) -> str:
     options = (
         f"-k {workdir} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off"
-    )
+    ) + "".join(f" -c {name}={value}" for name, value in settings.items())
 
     def stop() -> None:
         subprocess.run(
