@@ -233,6 +233,8 @@ class Analyzer:
         """Terms of a search, with synonyms expanded."""
         normalised = normalise(text)[:400]
         words, runs, pieces, chars = self._pieces(normalised)
+        joined = self._separable(normalised)
+        words, pieces = [*words, *joined], [*pieces, *joined]
         expansions: list[str] = []
         concepts: list[tuple[str, ...]] = []
         found_terms: list[str] = []
@@ -258,6 +260,11 @@ class Analyzer:
             units=units,
             chars=_unique(chars),
         )
+
+    def _separable(self, normalised: str) -> list[str]:
+        """The words a spoken question splits with an aspect particle (离了婚, 住过院,
+        买了房): 离婚, 住院, 买房, as the articles write them."""
+        return [a + b for a, b in _SEPARATED.findall(normalised) if self._segmenter.is_word(a + b)]
 
     def _units(
         self, pieces: list[str], concepts: list[tuple[str, tuple[str, ...]]]
@@ -287,6 +294,9 @@ class Analyzer:
 
 
 _CJK_RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
+# A character, an aspect particle, a character (a lookahead, so that 住过院又离了婚
+# gives both).
+_SEPARATED = re.compile(r"(?=([\u3400-\u9fff])[了过着]([\u3400-\u9fff]))")
 
 
 def story_terms(text: str) -> str:

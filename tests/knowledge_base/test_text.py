@@ -42,6 +42,14 @@ def test_homophone_typos_share_their_sounds(analyzer):
     assert set(analyzer.query("公基金").sounds) == set(analyzer.query("公积金").sounds)
 
 
+def test_a_word_split_by_an_aspect_particle_is_asked_whole(analyzer):
+    query = analyzer.query("我住过院又离了婚")
+    assert {"住院", "离婚"} <= {unit.word for unit in query.units}
+    assert {"住院", "离婚"} <= set(query.words)
+    # Only where the two characters make a word (来我 is none).
+    assert analyzer.query("他来了我走了").words == ()
+
+
 def test_document_terms_keep_repeats_for_term_frequency(analyzer):
     terms = analyzer.document("社保卡遗失可挂失，挂失后补办社保卡")
     assert terms.words.count("社保卡") == 2
