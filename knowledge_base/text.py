@@ -233,6 +233,9 @@ class Analyzer:
         """Terms of a search, with synonyms expanded."""
         normalised = normalise(text)[:400]
         words, runs, pieces, chars = self._pieces(normalised)
+        if not words and all(len(run) < 2 for run in runs):
+            left = self._between_stop_words(normalised)
+            words, runs, pieces = left, [*runs, *left], left
         joined = self._separable(normalised)
         words, pieces = [*words, *joined], [*pieces, *joined]
         expansions: list[str] = []
@@ -260,6 +263,22 @@ class Analyzer:
             units=units,
             chars=_unique(chars),
         )
+
+    def _between_stop_words(self, normalised: str) -> list[str]:
+        """What a question of only stop words and single characters still says (几时来水:
+        几时 | 来 | 水): each stretch of single characters between longer stop words,
+        joined (来水), where one of them is not a stop word."""
+        stretches: list[str] = []
+        current: list[str] = []
+        for token in [*self._segmenter.cut(normalised), ""]:
+            piece = token.strip()
+            if len(piece) == 1 and _CJK.match(piece):
+                current.append(piece)
+                continue
+            if len(current) >= 2 and any(c not in self._stopwords for c in current):
+                stretches.append("".join(current))
+            current = []
+        return stretches
 
     def _separable(self, normalised: str) -> list[str]:
         """The words a spoken question splits with an aspect particle (离了婚, 住过院,

@@ -47,7 +47,13 @@ def test_a_word_split_by_an_aspect_particle_is_asked_whole(analyzer):
     assert {"住院", "离婚"} <= {unit.word for unit in query.units}
     assert {"住院", "离婚"} <= set(query.words)
     # Only where the two characters make a word (来我 is none).
-    assert analyzer.query("他来了我走了").words == ()
+    assert "来我" not in analyzer.query("社保卡来了我去拿").words
+
+
+def test_a_question_of_stop_words_and_single_characters_asks_what_is_between(analyzer):
+    assert analyzer.query("几时来水").words == ("来水",)
+    assert analyzer.query("几时来水").grams == ("来水",)
+    assert analyzer.query("怎么办").empty
 
 
 def test_document_terms_keep_repeats_for_term_frequency(analyzer):
