@@ -61,7 +61,8 @@ CATALOGUE = ROOT / "routing" / "data" / "jiangmen_catalogue.yaml"
 # The throwaway cluster is given the memory a server for a city's knowledge base would
 # be: its search tables (1.5 GB at 100,000 articles) fit in PostgreSQL's own cache. With
 # the 128 MB default, the searches measured read from disk (at 100,000 articles on a
-# test machine: cold p95 14-15 ms, against 9 ms with the tables in memory).
+# test machine, cold p95 10.7-12.6 ms in four runs; with 2 GB, 9.1-11.4 ms in most runs,
+# the machine's own swings being as large as the difference).
 POSTGRES_SETTINGS = {"shared_buffers": "2GB"}
 KINDS = ("plain", "short", "typo", "colloquial", "dialect", "synonym", "long")
 TARGETS = {"recall@1": 0.93, "recall@3": 0.98, "mrr@10": 0.95, "p95_ms_at_scale": 10.0}
