@@ -73,17 +73,37 @@ def sweep_deadlines(full: bool = True) -> dict[str, int]:
         return found
 
 
+def reindex_knowledge_base() -> int | None:
+    """Re-index the knowledge base if its index was built by another text analysis
+    (knowledge_base.index.reindex_if_stale); returns how many articles were."""
+    import logging
+
+    from hotline.extensions import db
+    from knowledge_base.index import reindex_if_stale
+
+    with app_context():
+        count = reindex_if_stale()
+        db.session.commit()
+        if count:
+            logging.getLogger(__name__).info(
+                "knowledge base: %d articles re-indexed with this version's text analysis", count
+            )
+        return count
+
+
 def catch_up() -> int:
     """The worker's periodic round: relay pending outbox rows, then finish any stored
     inbound request whose processing never completed (a crash, the database or Redis
     down at the time), re-run SMS a stopped worker left half-sent, alert on service
-    guides approved but not published in time, and make sure the next deadline sweep
-    is scheduled. Returns how many outbox rows were relayed."""
+    guides approved but not published in time, make sure the next deadline sweep is
+    scheduled, and queue a re-index of the knowledge base if an upgrade changed how
+    its text is read. Returns how many outbox rows were relayed."""
     from hotline.intake.raw import replay_unprocessed
     from hotline.outbox import relay_pending
     from hotline.sms_sending import resend_stuck
     from hotline.sweeps import schedule_sweep
     from knowledge_base.articles import flag_late_publications
+    from knowledge_base.index import schedule_reindex
 
     with app_context():
         relayed = relay_pending()
@@ -91,4 +111,5 @@ def catch_up() -> int:
         resend_stuck()
         flag_late_publications()
         schedule_sweep()
+        schedule_reindex()
         return relayed

@@ -33,6 +33,13 @@ def warm(app: Flask) -> float:
             from knowledge_base.scoring import preload
 
             preload()
+            from knowledge_base.index import index_is_current
+
+            if not index_is_current():
+                log.warning(
+                    "the knowledge base's search index was built by another version's text "
+                    "analysis: a worker re-indexes it (or run `hotline kb reindex`)"
+                )
         except Exception:  # a warm-up must never stop a web process from serving
             log.exception("warm-up failed; the first question will be slower")
         finally:

@@ -27,11 +27,13 @@ from hotline.extensions import db
 from hotline.models import (
     Article,
     ArticleVersion,
+    IndexState,
     SearchDocument,
     SynonymGroup,
     TermFrequency,
 )
-from knowledge_base.text import Analyzer, Terms, safe_term, story_terms
+from hotline.models.base import utcnow
+from knowledge_base.text import Analyzer, Terms, analysis_fingerprint, safe_term, story_terms
 from routing.text import normalise
 
 _MARKUP = re.compile(r"[#>*_`\[\]()|~-]+|!\[|https?://\S+")
@@ -260,7 +262,7 @@ def document_terms(version: ArticleVersion) -> dict[str, Terms]:
     title = tool.document(version.title)
     keyword_terms = tool.document(" ".join(keywords))
     asked = tool.document(" ".join(version.questions or []))
-    whole = tuple(t for t in (safe_term(k.lower()) for k in keywords) if t)
+    whole = tuple(t for t in (safe_term(normalise(k)) for k in keywords) if t)
     # How citizens ask for the article is as telling as its keywords (the questions'
     # sounds stay out: homophones are matched against the subject only).
     keyword_terms = Terms(
@@ -423,4 +425,64 @@ def reindex_all() -> int:
         index_article(article, version)
         count += 1
     optimize_index()
+    state = _state()
+    state.analysis = analysis_fingerprint()
+    state.indexed_at = utcnow()
     return count
+
+
+# --- which analysis the index was built with -----------------------------------------
+
+
+def _state(lock: bool = False) -> IndexState:
+    query = select(IndexState).where(IndexState.id == 1)
+    state = db.session.scalars(query.with_for_update() if lock else query).first()
+    if state is None:  # a database made without migrations (create_all)
+        state = IndexState(id=1)
+        db.session.add(state)
+    return state
+
+
+def index_is_current() -> bool:
+    """Whether the index's terms were cut by the analysis this process runs."""
+    stored = db.session.scalar(select(IndexState.analysis).where(IndexState.id == 1))
+    return stored == analysis_fingerprint()
+
+
+def reindex_if_stale() -> int | None:
+    """Re-index every published article when the index was built by another analysis
+    (an upgrade changed how text is read) or an unknown one; records this process's.
+    Returns how many articles were re-indexed, None when the index was current. The
+    row is locked while it runs: a second worker waits, then finds it current."""
+    state = _state(lock=True)
+    if state.analysis == analysis_fingerprint():
+        return None
+    if document_count() == 0:  # nothing indexed yet: whatever is indexed next is current
+        state.analysis = analysis_fingerprint()
+        state.indexed_at = utcnow()
+        return 0
+    return reindex_all()
+
+
+def schedule_reindex() -> str | None:
+    """Queue a re-index for a worker when the index was built by another analysis (job
+    `kb-reindex-<fingerprint>`, kept a day: every worker asks, one job runs, and two
+    versions of the code running side by side during an upgrade do not re-index in
+    turn for ever). Returns the job id, or None when nothing needs queuing."""
+    from rq.job import Job
+
+    from hotline.queue import get_queue, redis_connection
+
+    if index_is_current():
+        return None
+    job_id = f"kb-reindex-{analysis_fingerprint()}"
+    if Job.exists(job_id, connection=redis_connection()):
+        return None
+    get_queue().enqueue(
+        "hotline.jobs.reindex_knowledge_base",
+        job_id=job_id,
+        job_timeout=3 * 3600,
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    return job_id

@@ -168,6 +168,18 @@ class TermFrequency(Base):
     documents: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class IndexState(Base):
+    """How the search index was built: one row. `analysis` is the fingerprint of the
+    text analysis its terms came from (knowledge_base.text.analysis_fingerprint), None
+    until it is known; a worker re-indexes every article when it differs from its own."""
+
+    __tablename__ = "kb_index_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis: Mapped[str | None] = mapped_column(String(64))
+    indexed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class SynonymGroup(Base):
     """Terms that mean the same to a citizen (社保卡/医保卡/社会保障卡); editable data."""
 

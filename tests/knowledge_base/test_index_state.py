@@ -1,0 +1,117 @@
+"""The index records the text analysis it was built with; when an upgrade reads text
+differently (a new Cantonese word folded into Mandarin, a new jieba), a worker re-indexes
+every article once, so articles are cut the way questions now are."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+import routing.text
+from hotline.extensions import db
+from hotline.models import IndexState, SearchDocument
+from knowledge_base.index import (
+    document_frequencies,
+    index_is_current,
+    reindex_if_stale,
+    schedule_reindex,
+)
+from knowledge_base.io import import_knowledge_base
+from knowledge_base.text import analysis_fingerprint
+from tests.knowledge_base.test_search import _first, _one_article
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fingerprint() -> Iterator[None]:
+    analysis_fingerprint.cache_clear()
+    yield
+    analysis_fingerprint.cache_clear()
+
+
+def _fold_also(monkeypatch: pytest.MonkeyPatch, word: str, mandarin: str) -> None:
+    """What an upgrade that folds one more Cantonese word does to normalisation."""
+    table = {**routing.text.CANTONESE, word: mandarin}
+    pattern = re.compile("|".join(sorted(map(re.escape, table), key=len, reverse=True)))
+    monkeypatch.setattr(routing.text, "CANTONESE", table)
+    monkeypatch.setattr(routing.text, "_CANTONESE_RE", pattern)
+    import knowledge_base.text
+
+    monkeypatch.setattr(knowledge_base.text, "CANTONESE", table)
+    analysis_fingerprint.cache_clear()
+
+
+def _keyword_terms() -> set[str]:
+    return set(db.session.scalars(select(SearchDocument.keyword_terms)).one().split())
+
+
+def test_the_fingerprint_follows_the_folding_tables(monkeypatch):
+    before = analysis_fingerprint()
+    assert before == analysis_fingerprint()
+    _fold_also(monkeypatch, "犬牌", "狗牌")
+    assert analysis_fingerprint() != before
+
+
+def test_an_index_built_by_another_analysis_is_rebuilt_once(catalogue, tmp_path, monkeypatch):
+    import_knowledge_base(_one_article(tmp_path, ["养条狗要不要去上户口"]))
+    assert reindex_if_stale() == 1  # a database upgraded to 0010: its analysis unknown
+    assert index_is_current() and reindex_if_stale() is None
+    assert "犬牌" in _keyword_terms()
+
+    _fold_also(monkeypatch, "犬牌", "狗牌")  # the upgrade
+    assert not index_is_current()
+    assert _first("狗牌") is None  # the question is folded; the article is not yet
+
+    assert reindex_if_stale() == 1
+    db.session.commit()
+    assert index_is_current()
+    assert "狗牌" in _keyword_terms() and "犬牌" not in _keyword_terms()
+    assert document_frequencies(["狗牌", "犬牌"]) == {"狗牌": 1, "犬牌": 0}
+    assert _first("狗牌") == "kb-0301"
+    assert _first("犬牌") == "kb-0301"  # a question in the old word is folded too
+    assert reindex_if_stale() is None
+
+
+def test_an_empty_index_only_records_the_analysis(app):
+    assert db.session.get(IndexState, 1) is None  # tables emptied: nothing known
+    assert reindex_if_stale() == 0
+    state = db.session.get(IndexState, 1)
+    assert state is not None and state.analysis == analysis_fingerprint()
+    assert state.indexed_at is not None
+
+
+def test_a_worker_is_asked_to_reindex_once(catalogue, tmp_path, queue, monkeypatch):
+    from hotline.jobs import catch_up, reindex_knowledge_base
+
+    import_knowledge_base(_one_article(tmp_path, []))
+    db.session.commit()
+    catch_up()  # every worker's periodic round asks
+    job_id = f"kb-reindex-{analysis_fingerprint()}"
+    assert job_id in queue.job_ids
+    assert schedule_reindex() is None  # asked again: the same job
+    assert queue.fetch_job(job_id).func_name == "hotline.jobs.reindex_knowledge_base"
+
+    assert reindex_knowledge_base() == 1
+    assert index_is_current()
+    db.session.rollback()  # a worker's round starts with no transaction open
+    queue.empty()
+    catch_up()
+    assert queue.job_ids == []  # current: nothing more to do
+
+    _fold_also(monkeypatch, "犬牌", "狗牌")
+    assert schedule_reindex() == f"kb-reindex-{analysis_fingerprint()}"
+    assert reindex_knowledge_base() == 1
+    assert "狗牌" in _keyword_terms()
+
+
+def test_the_reindex_command_records_the_analysis(catalogue, tmp_path, runner):
+    import_knowledge_base(_one_article(tmp_path, []))
+    db.session.commit()
+    assert not index_is_current()
+    result = runner.invoke(args=["kb", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "1 articles re-indexed" in result.output
+    db.session.remove()
+    assert index_is_current()
