@@ -6,13 +6,13 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.kb.__main__ import DEMO_KB, HOLDOUTS, QUERIES, check_queries
+from benchmarks.kb.__main__ import DEMO_KB, HOLDOUTS, QUERIES, SEALED, check_queries
 
 KNOWN = {a["id"] for a in yaml.safe_load(DEMO_KB.read_text(encoding="utf-8"))["articles"]}
 
 
 def test_every_shipped_question_set_can_be_measured():
-    for path in (QUERIES, *HOLDOUTS):
+    for path in (QUERIES, *HOLDOUTS, *SEALED):
         assert check_queries(path, KNOWN) is None, path.name
         kinds = {item.get("kind") for item in yaml.safe_load(path.read_text("utf-8"))["queries"]}
         assert {"typo", "colloquial", "dialect", "long", "none"} <= kinds, path.name
