@@ -114,6 +114,9 @@ class Analyzer:
         self._lock = threading.Lock()
         self._synonyms: dict[str, tuple[str, ...]] = {}
         self._synonym_pattern: re.Pattern[str] | None = None
+        # The knowledge base's own words (keywords, synonyms) by their sound: what a
+        # homophone typo of one of them meant (低报 → 低保, 结婚等级 → 结婚登记).
+        self._by_sound: dict[str, tuple[str, ...]] = {}
 
     # --- vocabulary ---------------------------------------------------------------
 
@@ -125,7 +128,14 @@ class Analyzer:
 
     def add_words(self, words: Iterable[str]) -> None:
         """Teach jieba the knowledge base's words (keywords, synonyms, titles' terms)."""
-        self._segmenter.add_words(w for w in words if w and len(w) <= 12)
+        known = [w for w in words if w and len(w) <= 12]
+        self._segmenter.add_words(known)
+        with self._lock:
+            for word in known:
+                word = normalise(word)
+                key = sound_key(word) if len(word) <= _MISHEARD_MAX else None
+                if key and word not in self._by_sound.get(key, ()):
+                    self._by_sound[key] = (*self._by_sound.get(key, ()), word)
 
     def set_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
         """Replace the synonym table; every term of a group expands to all the others."""
@@ -254,6 +264,11 @@ class Analyzer:
                 concepts.append(group)
                 found_terms.append(found)
                 expansions.extend(t for t in group if t != found)
+        for heard, meant in self._misheard(runs, pieces, found_terms):
+            group = _unique((*meant, *(t for m in meant for t in table.get(m, ()))))
+            concepts.append(group)
+            found_terms.append(heard)
+            expansions.extend(group)
         units = self._units(pieces, list(zip(found_terms, concepts, strict=True)))
         return Query(
             text=text,
@@ -266,6 +281,44 @@ class Analyzer:
             units=units,
             chars=_unique(chars),
         )
+
+    def _misheard(
+        self, runs: list[str], pieces: list[str], found: list[str]
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """Stretches of the question no dictionary knows that sound exactly like one of
+        the knowledge base's own words: a homophone typo (结婚等级, 残疾人正, 出生正明)
+        and the words it meant. Three or four characters anywhere in a run; two only
+        where jieba left single characters (低报 → 低/报: a typo breaks a word apart),
+        since two characters across two real words sound like something too often. A
+        typo changes a character or two, not the whole word: at most half of them may
+        differ (块地 is no 快递)."""
+        with self._lock:
+            by_sound = self._by_sound
+        if not by_sound:
+            return []
+        broken = {p for p in pieces if not self._segmenter.is_word(p)}
+        out: list[tuple[str, tuple[str, ...]]] = []
+        for run in runs:
+            for chunk in _CJK_RUNS.findall(run):
+                start = 0
+                while start < len(chunk) - 1:
+                    for size in range(min(_MISHEARD_MAX, len(chunk) - start), 1, -1):
+                        heard = chunk[start : start + size]
+                        if size == 2 and not any(heard in p for p in broken):
+                            continue
+                        if self._segmenter.is_word(heard) or any(heard in f for f in found):
+                            continue
+                        meant = tuple(
+                            word
+                            for word in by_sound.get(sound_key(heard) or "", ())
+                            if sum(a != b for a, b in zip(word, heard, strict=True)) <= size // 2
+                        )
+                        if meant:
+                            out.append((heard, meant[:_MISHEARD_CHOICES]))
+                            start += size - 1
+                            break
+                    start += 1
+        return out
 
     def _between_stop_words(self, normalised: str) -> list[str]:
         """What a question of only stop words and single characters still says (几时来水:
@@ -316,6 +369,20 @@ class Analyzer:
 
 
 _CJK_RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
+_MISHEARD_MAX = 4
+_MISHEARD_CHOICES = 3
+
+
+def sound_key(word: str) -> str | None:
+    """The word as it sounds, each character's common reading joined (toneless, fuzzy:
+    低保 and 低报 are both "dibao"); None unless every character is Hanzi."""
+    syllables = []
+    for char in word:
+        reading = sounds(char)
+        if not reading:
+            return None
+        syllables.append(reading[0])
+    return "".join(syllables)
 # A character, an aspect particle, a character (a lookahead, so that 住过院又离了婚
 # gives both).
 _SEPARATED = re.compile(r"(?=([\u3400-\u9fff])[了过着]([\u3400-\u9fff]))")

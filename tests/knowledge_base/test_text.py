@@ -99,3 +99,26 @@ def test_story_terms_are_jiebas_words_with_unknown_characters_paired():
     assert story_terms("社宝卡补办").split() == ["社宝", "宝卡", "补办"]
     assert story_terms("我老公在工地") == "老公 工地"
     assert story_terms("") == ""
+
+
+def test_a_homophone_typo_of_a_known_word_asks_for_the_word():
+    tool = Analyzer()
+    tool.set_synonyms([["最低生活保障", "低保"], ["结婚登记", "登记结婚"]])
+    tool.add_words(["残疾人证", "快递"])
+    assert _misheard(tool, "申请低报要什么条件") == [("低报", ("低保",))]
+    query = tool.query("申请低报要什么条件")
+    assert {"低保", "最低生活保障"} <= set(query.expansions)
+    assert any(unit.word == "低报" and "最低生活保障" in unit.terms for unit in query.units)
+    assert _misheard(tool, "结婚等级要带什么") == [("结婚等级", ("结婚登记",))]
+    assert _misheard(tool, "残疾人正怎么补") == [("残疾人正", ("残疾人证",))]
+    # Right as typed: a known word, two words that only sound like one (块地 / 快递:
+    # every character differs), or two characters jieba cut as one word.
+    assert _misheard(tool, "低保要什么条件") == []
+    assert _misheard(tool, "想在后山找块地") == []
+    assert _misheard(tool, "快点去登记") == []
+
+
+def _misheard(tool: Analyzer, question: str) -> list[tuple[str, tuple[str, ...]]]:
+    query = tool.query(question)
+    _words, runs, pieces, _chars = tool._pieces(query.normalised)
+    return tool._misheard(runs, pieces, [])
