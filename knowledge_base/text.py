@@ -383,6 +383,8 @@ def sound_key(word: str) -> str | None:
             return None
         syllables.append(reading[0])
     return "".join(syllables)
+
+
 # A character, an aspect particle, a character (a lookahead, so that 住过院又离了婚
 # gives both).
 _SEPARATED = re.compile(r"(?=([\u3400-\u9fff])[了过着]([\u3400-\u9fff]))")
