@@ -117,6 +117,7 @@ class Analyzer:
         # The knowledge base's own words (keywords, synonyms) by their sound: what a
         # homophone typo of one of them meant (低报 → 低保, 结婚等级 → 结婚登记).
         self._by_sound: dict[str, tuple[str, ...]] = {}
+        self._heard: set[str] = set()  # the words given to add_words so far, as given
 
     # --- vocabulary ---------------------------------------------------------------
 
@@ -128,10 +129,13 @@ class Analyzer:
 
     def add_words(self, words: Iterable[str]) -> None:
         """Teach jieba the knowledge base's words (keywords, synonyms, titles' terms)."""
-        known = [w for w in words if w and len(w) <= 12]
-        self._segmenter.add_words(known)
+        new = {w for w in words if w and len(w) <= 12} - self._heard
+        if not new:  # the vocabulary is offered again after every publication
+            return
+        self._segmenter.add_words(new)
         with self._lock:
-            for word in known:
+            for word in new:
+                self._heard.add(word)
                 word = normalise(word)
                 key = sound_key(word) if len(word) <= _MISHEARD_MAX else None
                 if key and word not in self._by_sound.get(key, ()):
