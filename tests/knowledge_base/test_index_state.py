@@ -115,3 +115,25 @@ def test_the_reindex_command_records_the_analysis(catalogue, tmp_path, runner):
     assert "1 articles re-indexed" in result.output
     db.session.remove()
     assert index_is_current()
+
+
+def test_a_worker_reindexes_in_batches_and_records_the_analysis_at_the_end(catalogue, monkeypatch):
+    """SQLite has one writer: a worker commits every REINDEX_BATCH articles, so a call
+    coming in waits for a batch, not for the whole knowledge base."""
+    import knowledge_base.index as index_module
+    from knowledge_base.io import import_knowledge_base
+    from knowledge_base.synonyms import load_file, replace_synonyms
+    from tests.knowledge_base.test_search import DEMO
+
+    replace_synonyms(load_file(), actor=None)
+    import_knowledge_base(DEMO)
+    db.session.commit()
+    searchable = db.session.scalar(select(db.func.count()).select_from(SearchDocument))
+    commits = []
+    monkeypatch.setattr(index_module, "REINDEX_BATCH", 40)
+    monkeypatch.setattr(db.session, "commit", lambda: commits.append(index_is_current()))
+    _fold_also(monkeypatch, "犬牌", "狗牌")
+    assert reindex_if_stale() == searchable
+    assert len(commits) == searchable // 40  # between batches; the caller commits the last
+    assert not any(commits)  # the analysis is recorded only once every article is done
+    assert index_is_current()
