@@ -129,15 +129,16 @@ class Analyzer:
 
     def add_words(self, words: Iterable[str]) -> None:
         """Teach jieba the knowledge base's words (keywords, synonyms, titles' terms)."""
-        new = {w for w in words if w and len(w) <= 12} - self._heard
-        if not new:  # the vocabulary is offered again after every publication
+        offered = {w for w in words if w and len(w) <= 12}
+        with self._lock:
+            new = offered - self._heard
+            self._heard |= new
+        if not new:  # the whole vocabulary is offered again after every publication
             return
         self._segmenter.add_words(new)
+        sounded = [(sound_key(w), w) for w in map(normalise, new) if len(w) <= _MISHEARD_MAX]
         with self._lock:
-            for word in new:
-                self._heard.add(word)
-                word = normalise(word)
-                key = sound_key(word) if len(word) <= _MISHEARD_MAX else None
+            for key, word in sounded:
                 if key and word not in self._by_sound.get(key, ()):
                     self._by_sound[key] = (*self._by_sound.get(key, ()), word)
 
