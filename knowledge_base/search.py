@@ -60,6 +60,9 @@ CHANNELS = ("hotline", "portal", "window")
 # Aliases callers of the API use for the same channels (ticket channel names).
 CHANNEL_ALIASES = {"phone": "hotline", "sms": "hotline", "chat": "hotline", "web": "portal"}
 _CHAR_SHARE = 0.05
+# How much of its subject a question names when it is, whole, one of the keywords (or
+# title words) of a single candidate (查公积金): at least this share.
+_NAMED_SUBJECT = 0.6
 # Routing's category: relevance it lends at probability 1, how sure it must be to bring
 # in its category's articles as candidates, and how many.
 _CATEGORY_RELEVANCE = 0.5
@@ -326,6 +329,7 @@ class _Rescoring:
     ) -> list[tuple[float, int, list[str]]]:
         """(score, article id, what matched) of the relevant ones, best first."""
         self.docs.update(_documents([a for a in ids if a not in self.docs]))
+        named = self._named(ids)
         scored = []
         for article_id in ids:
             doc = self.docs.get(article_id)
@@ -334,6 +338,8 @@ class _Rescoring:
             if article_id not in self.measures:
                 self.measures[article_id] = _measure(self.query, self.units, self.asked, doc)
             covered, matched, subject, phrased, chars = self.measures[article_id]
+            if article_id == named:
+                subject = max(subject, _NAMED_SUBJECT)
             category = categories["by_id"].get(doc.category_id, 0.0)
             relevance = max(covered, subject, phrased, category * _CATEGORY_RELEVANCE)
             # The more of the article's own subject the question names, the better it
@@ -349,6 +355,17 @@ class _Rescoring:
             if relevance >= self.threshold:
                 scored.append((score, article_id, matched))
         return fuse(self.query, scored, self.docs, self.counted, self._story(scored))[:limit]
+
+    def _named(self, ids: list[int]) -> int | None:
+        """The one candidate the whole question is a keyword (or title word) of, as an
+        editor wrote it (查公积金 is one of the balance enquiry's keywords; its words alone
+        would only say 公积金). None when several are (公积金提取 is a keyword of both
+        withdrawals): the rest of the scoring decides among them."""
+        if not self.asked.text:
+            return None
+        phrase = f" {self.asked.text} "
+        named = [a for a in ids if a in self.docs and phrase in f" {self.docs[a].subject_terms} "]
+        return named[0] if len(named) == 1 else None
 
     def _story(
         self, scored: list[tuple[float, int, list[str]]]
