@@ -379,15 +379,16 @@ _MISHEARD_CHOICES = 3
 
 
 def sound_key(word: str) -> str | None:
-    """The word as it sounds, each character's common reading joined (toneless, fuzzy:
-    低保 and 低报 are both "dibao"); None unless every character is Hanzi."""
+    """The word as it sounds, each character's common reading, apart (toneless, fuzzy:
+    低保 and 低报 are both "di'bao"; 西安 "xi'an" is not 先 "xian"); None unless every
+    character is Hanzi. Words of the same key have as many characters."""
     syllables = []
     for char in word:
         reading = sounds(char)
         if not reading:
             return None
         syllables.append(reading[0])
-    return "".join(syllables)
+    return "'".join(syllables)
 
 
 # A character, an aspect particle, a character (a lookahead, so that 住过院又离了婚

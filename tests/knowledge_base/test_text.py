@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base.index import tsvector_literal
-from knowledge_base.text import Analyzer, story_terms
+from knowledge_base.text import Analyzer, sound_key, story_terms
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,9 @@ def test_a_homophone_typo_of_a_known_word_asks_for_the_word():
     assert _misheard(tool, "低保要什么条件") == []
     assert _misheard(tool, "想在后山找块地") == []
     assert _misheard(tool, "快点去登记") == []
+    # Sounds are compared syllable by syllable: 西安 (xi'an) is not 先 (xian).
+    assert sound_key("低报") == sound_key("低保") != sound_key("西安")
+    assert sound_key("西安") != sound_key("先") and sound_key("社保app") is None
 
 
 def _misheard(tool: Analyzer, question: str) -> list[tuple[str, tuple[str, ...]]]:
