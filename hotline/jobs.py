@@ -75,20 +75,11 @@ def sweep_deadlines(full: bool = True) -> dict[str, int]:
 
 def reindex_knowledge_base() -> int | None:
     """Re-index the knowledge base if its index was built by another text analysis
-    (knowledge_base.index.reindex_if_stale); returns how many articles were."""
-    import logging
-
-    from hotline.extensions import db
-    from knowledge_base.index import reindex_if_stale
+    (knowledge_base.reindex.reindex_if_stale); returns how many articles were."""
+    from knowledge_base.reindex import reindex_if_stale
 
     with app_context():
-        count = reindex_if_stale()
-        db.session.commit()
-        if count:
-            logging.getLogger(__name__).info(
-                "knowledge base: %d articles re-indexed with this version's text analysis", count
-            )
-        return count
+        return reindex_if_stale()
 
 
 def catch_up() -> int:
@@ -103,7 +94,7 @@ def catch_up() -> int:
     from hotline.sms_sending import resend_stuck
     from hotline.sweeps import schedule_sweep
     from knowledge_base.articles import flag_late_publications
-    from knowledge_base.index import schedule_reindex
+    from knowledge_base.reindex import schedule_reindex
 
     with app_context():
         relayed = relay_pending()

@@ -33,7 +33,7 @@ def warm(app: Flask) -> float:
             from knowledge_base.scoring import preload
 
             preload()
-            from knowledge_base.index import index_is_current
+            from knowledge_base.reindex import index_is_current
 
             if not index_is_current():
                 log.warning(

@@ -81,7 +81,7 @@ def kb_synonyms(path: Path | None) -> None:
 def kb_reindex() -> None:
     """Rebuild the search index of every published article."""
     from hotline.extensions import db
-    from knowledge_base.index import REINDEX_BATCH, reindex_all
+    from knowledge_base.reindex import REINDEX_BATCH, reindex_all
 
     count = reindex_all(batch=REINDEX_BATCH)
     db.session.commit()

@@ -13,7 +13,7 @@ from hotline.audit import record_event
 from hotline.errors import InvalidInput
 from hotline.extensions import db
 from hotline.models import SynonymGroup, User, utcnow
-from knowledge_base.index import reindex_all
+from knowledge_base.reindex import reindex_all
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "synonyms.yaml"
 _SPLIT = re.compile(r"[\s,，;；、/]+")

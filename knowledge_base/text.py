@@ -447,7 +447,7 @@ def analysis_fingerprint() -> str:
     """What decides how an article is cut into terms: the segmenter's, pinyin's and
     the converter's versions, the Cantonese and stop-word tables, and how a probe text
     is normalised and sounded (cheap: jieba's dictionary is not loaded for it). The
-    index records the fingerprint it was built with (knowledge_base.index); another one
+    index records the fingerprint it was built with (knowledge_base.reindex); another one
     means articles are cut differently from the questions now asked, and must be
     indexed again."""
     versions = {}

@@ -5,7 +5,7 @@ Revises: 0009
 Create Date: 2026-11-28 10:00:00
 
 One row, its fingerprint unknown: a worker re-indexes the articles already searchable
-once, with the analysis it runs (knowledge_base.index.reindex_if_stale), and records it.
+once, with the analysis it runs (knowledge_base.reindex.reindex_if_stale), and records it.
 An empty index just records it.
 """
 import sqlalchemy as sa

@@ -13,13 +13,9 @@ from sqlalchemy import select
 import routing.text
 from hotline.extensions import db
 from hotline.models import IndexState, SearchDocument
-from knowledge_base.index import (
-    document_frequencies,
-    index_is_current,
-    reindex_if_stale,
-    schedule_reindex,
-)
+from knowledge_base.index import document_frequencies
 from knowledge_base.io import import_knowledge_base
+from knowledge_base.reindex import index_is_current, reindex_if_stale, schedule_reindex
 from knowledge_base.text import analysis_fingerprint
 from tests.knowledge_base.test_search import _first, _one_article
 
@@ -120,7 +116,7 @@ def test_the_reindex_command_records_the_analysis(catalogue, tmp_path, runner):
 def test_a_worker_reindexes_in_batches_and_records_the_analysis_at_the_end(catalogue, monkeypatch):
     """SQLite has one writer: a worker commits every REINDEX_BATCH articles, so a call
     coming in waits for a batch, not for the whole knowledge base."""
-    import knowledge_base.index as index_module
+    import knowledge_base.reindex as reindex_module
     from knowledge_base.io import import_knowledge_base
     from knowledge_base.synonyms import load_file, replace_synonyms
     from tests.knowledge_base.test_search import DEMO
@@ -130,13 +126,13 @@ def test_a_worker_reindexes_in_batches_and_records_the_analysis_at_the_end(catal
     db.session.commit()
     searchable = db.session.scalar(select(db.func.count()).select_from(SearchDocument))
     commits = []
-    monkeypatch.setattr(index_module, "REINDEX_BATCH", 40)
+    monkeypatch.setattr(reindex_module, "REINDEX_BATCH", 40)
     monkeypatch.setattr(db.session, "commit", lambda: commits.append(index_is_current()))
     _fold_also(monkeypatch, "犬牌", "狗牌")
     assert reindex_if_stale() == searchable
-    assert len(commits) == searchable // 40  # between batches; the caller commits the last
-    assert not any(commits)  # the analysis is recorded only once every article is done
-    assert index_is_current()
+    assert len(commits) == searchable // 40 + 1  # between batches, and the last
+    # The analysis is recorded only with the last commit, once every article is done.
+    assert not any(commits[:-1]) and commits[-1]
 
 
 def test_a_process_learns_the_keywords_published_before_it_started(
