@@ -404,6 +404,10 @@ def main() -> None:
         problem = check_queries(path, known)
         if problem:
             parser.error(f"{path}: {problem}")
+    if args.scale_only and not args.database_url:
+        # A fresh database has no demo articles: the questions would find nothing, and
+        # the latency would be that of a knowledge base of synthetic articles only.
+        parser.error("--scale-only needs the --database-url of an earlier run")
     if args.sealed and not SEALED:
         parser.error("no sealed question set is waiting: every one has been opened")
     url = throwaway_postgres(POSTGRES_SETTINGS) if args.postgres else args.database_url
