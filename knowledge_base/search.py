@@ -45,6 +45,7 @@ from knowledge_base.index import (
 )
 from knowledge_base.scoring import (
     Asked,
+    StoryRanking,
     Weighted,
     char_bonus,
     coverage,
@@ -54,7 +55,7 @@ from knowledge_base.scoring import (
     subject_coverage,
     weigh_units,
 )
-from knowledge_base.text import Query, story_terms
+from knowledge_base.text import STORY_PARTS, Query, StoryCut, story_cut
 
 CHANNELS = ("hotline", "portal", "window")
 # Aliases callers of the API use for the same channels (ticket channel names).
@@ -316,7 +317,7 @@ class _Rescoring:
         self.docs: dict[int, Any] = {}
         self.measures: dict[int, tuple[float, list[str], float, float, float]] = {}
         self.counted: dict[int, tuple[int, dict[str, int]]] = {}  # for fuse's BM25
-        self.story_words: list[str] | None = None
+        self.story: StoryCut | None = None
         config = current_app.config
         self.share = float(config["KB_COVERAGE_SHARE"])
         self.subject_share = float(config["KB_SUBJECT_SHARE"])
@@ -367,25 +368,36 @@ class _Rescoring:
         named = [a for a in ids if a in self.docs and phrase in f" {self.docs[a].subject_terms} "]
         return named[0] if len(named) == 1 else None
 
-    def _story(
-        self, scored: list[tuple[float, int, list[str]]]
-    ) -> tuple[list[str], dict[int, tuple[int, Counter[str]]]] | None:
-        """A caller's story's words, and each candidate's length and count of them, as
-        story_terms cuts both (None for a question; an article indexed before its story
-        terms were kept is left out, and then the index's own terms rank them all)."""
+    def _story(self, scored: list[tuple[float, int, list[str]]]) -> list[StoryRanking]:
+        """For a caller's story, its words and each candidate's length and count of them,
+        as story_cut cuts both: once as words and the pairs of characters left single,
+        once as words and those characters themselves (none for a question). An article
+        indexed before its story terms were kept is left out, and then the index's own
+        terms rank them all; one indexed before they kept their characters has only the
+        first (until the worker's re-index, knowledge_base.reindex)."""
         if len(scored) < 2 or not is_story(self.units):
-            return None
-        if self.story_words is None:
-            self.story_words = story_terms(self.query.normalised).split()
-        wanted = set(self.story_words)
-        counted = {}
+            return []
+        if self.story is None:
+            self.story = story_cut(self.query.normalised)
+        cut = self.story
+        paired, single = [*cut.words, *cut.pairs], [*cut.words, *cut.chars]
+        wanted = {*paired, *single}
+        by_pairs: dict[int, tuple[int, Counter[str]]] = {}
+        by_chars: dict[int, tuple[int, Counter[str]]] = {}
         for article_id, terms in cached_rows(
             "story", [a for _, a, _ in scored], _read_story_terms
         ).items():
-            if terms is not None:
-                tokens = terms.split()
-                counted[article_id] = (len(tokens), Counter(t for t in tokens if t in wanted))
-        return self.story_words, counted
+            if terms is None:
+                continue
+            parts = terms.split(STORY_PARTS)
+            counts = Counter(t for t in terms.split() if t in wanted)
+            if len(parts) != 3:  # kept before the characters were
+                by_pairs[article_id] = (len(terms.split()), counts)
+                continue
+            words, pairs, chars = (part.count(" ") + 1 if part else 0 for part in parts)
+            by_pairs[article_id] = (words + pairs, counts)
+            by_chars[article_id] = (words + chars, counts)
+        return [(paired, by_pairs), (single, by_chars)]
 
 
 def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:

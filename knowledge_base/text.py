@@ -396,26 +396,54 @@ def sound_key(word: str) -> str | None:
 _SEPARATED = re.compile(r"(?=([\u3400-\u9fff])[了过着]([\u3400-\u9fff]))")
 
 
-def story_terms(text: str) -> str:
-    """`text` as jieba's search mode cuts it with its own dictionary (every word, and the
-    dictionary's words inside a longer one), the characters it leaves single paired
-    into bigrams (the words it does not know: what its HMM would guess, at a third of
-    the cost). Space-separated, repeats kept. How a caller's story is matched against
-    whole articles (knowledge_base.scoring.story_bm25); the same for every article and
-    question whatever the knowledge base's own words, so an article's are computed
-    once, when it is indexed."""
-    terms: list[str] = []
+@dataclass(frozen=True)
+class StoryCut:
+    """`text` as jieba's search mode cuts it with its own dictionary: its `words` (every
+    word, and the dictionary's words inside a longer one), the characters it leaves
+    single (`chars`), and those characters paired into bigrams where they stand next to
+    each other (`pairs`: the words it does not know, what its HMM would guess at a third
+    of the cost). Repeats kept. How a caller's story is matched against whole articles
+    (knowledge_base.scoring.story_bm25): the same for every article and question
+    whatever the knowledge base's own words, so an article's are cut once, when it is
+    indexed."""
+
+    words: tuple[str, ...]
+    pairs: tuple[str, ...]
+    chars: tuple[str, ...]
+
+    def stored(self) -> str:
+        """As an article keeps it: the three space-separated, between STORY_PARTS."""
+        return STORY_PARTS.join(" ".join(part) for part in (self.words, self.pairs, self.chars))
+
+
+# Between the words, the pairs and the characters of an article's stored story terms
+# (no term is "|": each is a \w+ word or a single Hanzi).
+STORY_PARTS = " | "
+
+
+def story_cut(text: str) -> StoryCut:
+    """`text` cut as a caller's story is matched (StoryCut)."""
+    words: list[str] = []
+    pairs: list[str] = []
+    chars: list[str] = []
     single: list[str] = []
     for token in _default_tokenizer().cut_for_search(normalise(text), HMM=False):
         if len(token) == 1 and _CJK.match(token):
             single.append(token)
             continue
-        terms.extend(a + b for a, b in zip(single, single[1:], strict=False))
+        pairs.extend(a + b for a, b in zip(single, single[1:], strict=False))
+        chars.extend(single)
         single.clear()
         if len(token) >= 2 and _STORY_TOKEN.fullmatch(token):
-            terms.append(token)
-    terms.extend(a + b for a, b in zip(single, single[1:], strict=False))
-    return " ".join(terms)
+            words.append(token)
+    pairs.extend(a + b for a, b in zip(single, single[1:], strict=False))
+    chars.extend(single)
+    return StoryCut(tuple(words), tuple(pairs), tuple(chars))
+
+
+def story_terms(text: str) -> str:
+    """`text`'s StoryCut as an article keeps it (kb_search_document.story_terms)."""
+    return story_cut(text).stored()
 
 
 _STORY_TOKEN = re.compile(r"\w+")
@@ -435,7 +463,9 @@ def _default_tokenizer():  # type: ignore[no-untyped-def]
 # Raise it when a change to this module's code cuts articles differently: what the
 # fingerprint cannot see for itself (it sees the tables, the libraries' versions and
 # what normalisation and pinyin make of a probe).
-ANALYSIS_REVISION = 1
+# 2: an article's story terms keep the characters jieba leaves single, apart from
+# their pairs.
+ANALYSIS_REVISION = 2
 _PROBE = (
     "喺邊度補辦社保咭？我屋企嘅老人家冇醫保卡，住過院又離了婚。"
     "Ｅ社保 app 2026年 身份證到期 公基金 退修 几時来水 搞掂 唔該"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base.index import tsvector_literal
-from knowledge_base.text import Analyzer, sound_key, story_terms
+from knowledge_base.text import STORY_PARTS, Analyzer, StoryCut, sound_key, story_cut, story_terms
 
 
 @pytest.fixture(scope="module")
@@ -82,23 +82,24 @@ def test_single_characters_between_stop_words_are_kept_apart(analyzer):
     assert "查" in query.chars and "医保" in query.words
 
 
-def test_story_terms_are_jiebas_words_with_unknown_characters_paired():
+def test_a_story_is_cut_into_jiebas_words_its_single_characters_and_their_pairs():
     """The words a caller's story is matched by: jieba's own dictionary words and those
-    inside longer ones, after the usual folding; characters jieba leaves single (社宝卡,
-    a typo) paired into bigrams; punctuation and single characters dropped."""
-    assert story_terms("住房公积金提取，要带身份證吗？").split() == [
-        "住房",
-        "公积",
-        "积金",
-        "公积金",
-        "提取",
-        "要带",
-        "身份",
-        "身份证",
-    ]
-    assert story_terms("社宝卡补办").split() == ["社宝", "宝卡", "补办"]
-    assert story_terms("我老公在工地") == "老公 工地"
-    assert story_terms("") == ""
+    inside longer ones, after the usual folding; the characters jieba leaves single (社宝卡,
+    a typo; 要, 吗), themselves and paired into bigrams where they stand together;
+    punctuation dropped."""
+    cut = story_cut("住房公积金提取，要带身份證吗？")
+    assert cut.words == ("住房", "公积", "积金", "公积金", "提取", "身份", "身份证")
+    assert cut.pairs == ("要带",)
+    assert cut.chars == ("要", "带", "吗")
+    assert story_cut("社宝卡补办") == StoryCut(("补办",), ("社宝", "宝卡"), ("社", "宝", "卡"))
+    assert story_cut("我老公在工地") == StoryCut(("老公", "工地"), (), ("我", "在"))
+    assert story_cut("") == StoryCut((), (), ())
+
+
+def test_an_article_keeps_its_story_cut_in_three_parts():
+    assert story_terms("社宝卡补办") == "补办 | 社宝 宝卡 | 社 宝 卡"
+    assert story_terms("我老公在工地").split(STORY_PARTS) == ["老公 工地", "", "我 在"]
+    assert story_terms("").split(STORY_PARTS) == ["", "", ""]
 
 
 def test_a_homophone_typo_of_a_known_word_asks_for_the_word():
