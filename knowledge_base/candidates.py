@@ -133,32 +133,40 @@ def _with_named(
 def _fts_ranked(
     table_name: str, rank: str, match: str, where: tuple[str, dict[str, Any]]
 ) -> list[tuple[int, float]]:
-    params = {**where[1], "match": match, "limit": CANDIDATES, "pool": CANDIDATES * 3}
     matches = f"{table_name} MATCH :match"
     rows = _best_visible(
-        f"SELECT a.id, f.rank FROM (SELECT rowid AS id, {rank} AS rank FROM {table_name} "
-        f"WHERE {matches} ORDER BY rank LIMIT :pool) f "
-        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank LIMIT :limit",
-        f"SELECT 1 FROM {table_name} WHERE {matches} LIMIT 1 OFFSET :pool",
+        f"SELECT rowid AS id, {rank} AS rank FROM {table_name} WHERE {matches} "
+        f"ORDER BY rank LIMIT :pool",
         f"SELECT a.id, {rank} AS rank FROM {table_name} "
         f"JOIN kb_article a ON a.id = {table_name}.rowid "
         f"WHERE {matches} AND {where[0]} ORDER BY rank LIMIT :limit",
-        params,
+        where,
+        {"match": match},
+        "f.rank",
     )
     return [(row[0], -float(row[1])) for row in rows]
 
 
-def _best_visible(best_first: str, beyond: str, every: str, params: dict[str, Any]) -> list[Any]:
-    """The index ranks its own matches, then the visibility of only the best `pool` is
-    checked (`best_first`): joining every match to its article costs more than the
-    ranking, and PostgreSQL, which cannot tell how rare a word is, would sometimes hash
-    the whole article table to check a few hundred. Should too many of those few be
-    hidden (expired, or not on this channel) while the index has more matches
-    (`beyond`), every match is checked (`every`)."""
-    rows = read_rows(best_first, params)
-    if len(rows) < CANDIDATES and read_rows(beyond, params):
-        rows = read_rows(every, params)
-    return rows
+def _best_visible(
+    best: str, every: str, where: tuple[str, dict[str, Any]], params: dict[str, Any], order: str
+) -> list[Any]:
+    """The index ranks its own matches (`best`, id and rank), then the visibility of only
+    the best `pool` is checked, in the same query: joining every match to its article
+    costs more than the ranking, and PostgreSQL, which cannot tell how rare a word is,
+    would sometimes hash the whole article table to check a few hundred. Should too many
+    of those few be hidden (expired, or not on this channel) while the index has more
+    matches (the pool's one more row), every match is checked (`every`)."""
+    pool = CANDIDATES * 3
+    params = {**where[1], **params, "limit": CANDIDATES, "pool": pool + 1}
+    rows = read_rows(
+        f"SELECT f.id, f.rank, CASE WHEN {where[0]} THEN 1 ELSE 0 END AS shown "
+        f"FROM ({best}) f JOIN kb_article a ON a.id = f.id ORDER BY {order}",
+        params,
+    )
+    shown = [row for row in rows[:pool] if row[2]][:CANDIDATES]
+    if len(shown) < CANDIDATES and len(rows) > pool:
+        return read_rows(every, params)
+    return shown
 
 
 def _merge(found: dict[int, float], ranked: list[tuple[int, float]]) -> None:
@@ -221,20 +229,17 @@ def _pg_ranked(
     rank = f"ts_rank(CAST(:weights AS REAL[]), d.{vector}, CAST(:tsquery AS tsquery))"
     matches = f"d.{vector} @@ CAST(:tsquery AS tsquery)"
     params = {
-        **where[1],
         "weights": "{" + ",".join(str(share) for share in shares) + "}",
         "tsquery": " | ".join(f"'{lexeme}'" for lexeme in dict.fromkeys(lexemes)),
-        "limit": CANDIDATES,
-        "pool": CANDIDATES * 3,
     }
     rows = _best_visible(
-        f"SELECT a.id, f.rank FROM (SELECT d.article_id AS id, {rank} AS rank "
-        f"FROM kb_search_document d WHERE {matches} ORDER BY rank DESC LIMIT :pool) f "
-        f"JOIN kb_article a ON a.id = f.id WHERE {where[0]} ORDER BY f.rank DESC LIMIT :limit",
-        f"SELECT 1 FROM kb_search_document d WHERE {matches} LIMIT 1 OFFSET :pool",
+        f"SELECT d.article_id AS id, {rank} AS rank FROM kb_search_document d "
+        f"WHERE {matches} ORDER BY rank DESC LIMIT :pool",
         f"SELECT a.id, {rank} AS rank FROM kb_article a "
         f"JOIN kb_search_document d ON d.article_id = a.id "
         f"WHERE {matches} AND {where[0]} ORDER BY rank DESC LIMIT :limit",
+        where,
         params,
+        "f.rank DESC",
     )
     return [(row[0], float(row[1])) for row in rows]

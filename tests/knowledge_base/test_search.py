@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import KnowledgeGap
+from knowledge_base.index import read_rows
 from knowledge_base.io import import_knowledge_base
 from knowledge_base.search import search, today
 from knowledge_base.synonyms import load_file, replace_synonyms
@@ -177,6 +179,33 @@ def test_the_citizens_own_words_find_an_article_through_its_similar_questions(ca
     import_knowledge_base(_one_article(tmp_path, ["养条狗要不要去上户口", "狗牌去哪里领"]))
     assert _first("养的狗要不要上户口") == "kb-0301"
     assert _first("明天会不会下雨") is None  # a question's stray words are no answer
+
+
+def test_asking_the_index_is_one_query_when_its_best_are_visible(demo_kb, monkeypatch):
+    """The best matches' visibility is checked in the query that ranks them; nothing
+    more is asked when they are fewer than the candidates wanted (a rare word's few)."""
+    import knowledge_base.candidates as candidates_module
+
+    statements: list[str] = []
+    asks: list[str] = []
+
+    def recorded(sql: str, params: dict, **lists: list) -> list:
+        statements.append(sql)
+        return read_rows(sql, params, **lists)
+
+    def asked(best: str, *args: Any) -> list:
+        asks.append(best)
+        return best_visible(best, *args)
+
+    best_visible = candidates_module._best_visible
+    monkeypatch.setattr(candidates_module, "read_rows", recorded)
+    monkeypatch.setattr(candidates_module, "_best_visible", asked)
+    for question in ("犬只登记", "电梯困人怎么办", "公积金"):
+        statements.clear()
+        asks.clear()
+        assert search(question).hits
+        index_reads = [sql for sql in statements if "MATCH" in sql or "@@" in sql]
+        assert asks and len(index_reads) == len(asks)
 
 
 def test_articles_hidden_on_a_channel_do_not_hide_the_rest(catalogue, tmp_path, monkeypatch):
