@@ -143,12 +143,6 @@ def cached_rows(
     return {a: _rows[(kind, a)] for a in ids if (kind, a) in _rows}
 
 
-def remember_rows(kind: str, rows: dict[int, Any]) -> None:
-    """Rows of `kind` read along with others (cached_rows will not read them again)."""
-    for article_id, row in rows.items():
-        _rows[(kind, article_id)] = row
-
-
 # --- document frequencies (how common a term is: common terms decide little) ---------
 
 _frequencies: dict[str, int] = {}

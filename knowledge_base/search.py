@@ -42,7 +42,6 @@ from knowledge_base.index import (
     document_frequencies,
     plain_text,
     read_rows,
-    remember_rows,
 )
 from knowledge_base.scoring import (
     Asked,
@@ -259,11 +258,9 @@ def _likely_categories(question: str, where: tuple[str, dict[str, Any]]) -> dict
     return {"by_id": by_id, "extra": extra}
 
 
-def _documents(ids: list[int], story: bool = False) -> dict[int, Any]:
-    """The search terms of the articles `ids`, with their category. For a caller's story
-    their story terms too, in the same read (the slowest searches are stories: one
-    round trip to the database fewer), kept for _Rescoring._story."""
-    return cached_rows("terms", ids, _read_documents_and_stories if story else _read_documents)
+def _documents(ids: list[int]) -> dict[int, Any]:
+    """The search terms of the articles `ids`, with their category."""
+    return cached_rows("terms", ids, _read_documents)
 
 
 def _read_story_terms(ids: list[int]) -> dict[int, str | None]:
@@ -275,23 +272,16 @@ def _read_story_terms(ids: list[int]) -> dict[int, str | None]:
     return {row[0]: row[1] for row in rows}
 
 
-def _read_documents(ids: list[int], story: bool = False) -> dict[int, Any]:
+def _read_documents(ids: list[int]) -> dict[int, Any]:
     rows = read_rows(
         "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
-        "d.sound_terms, d.subject_terms, d.question_terms, a.category_id"
-        + (", d.story_terms " if story else " ")
-        + "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
+        "d.sound_terms, d.subject_terms, d.question_terms, a.category_id "
+        "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
         "WHERE d.article_id IN :ids",
         {},
         ids=ids,
     )
     return {row.article_id: row for row in rows}
-
-
-def _read_documents_and_stories(ids: list[int]) -> dict[int, Any]:
-    rows = _read_documents(ids, story=True)
-    remember_rows("story", {article_id: row.story_terms for article_id, row in rows.items()})
-    return rows
 
 
 def _measure(
@@ -339,9 +329,7 @@ class _Rescoring:
         self, ids: list[int], categories: dict[str, Any], limit: int
     ) -> list[tuple[float, int, list[str]]]:
         """(score, article id, what matched) of the relevant ones, best first."""
-        self.docs.update(
-            _documents([a for a in ids if a not in self.docs], story=is_story(self.units))
-        )
+        self.docs.update(_documents([a for a in ids if a not in self.docs]))
         named = self._named(ids)
         scored = []
         for article_id in ids:

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from hotline.extensions import db
 from hotline.models import SearchDocument
-from knowledge_base.index import forget_frequencies, read_rows
+from knowledge_base.index import forget_frequencies
 from knowledge_base.io import import_knowledge_base
 from knowledge_base.search import search
 from knowledge_base.synonyms import load_file, replace_synonyms
@@ -69,26 +69,6 @@ MIGRANT = (
 
 def test_a_story_is_matched_by_the_characters_jieba_leaves_single_too(demo_kb):
     assert _keys(MIGRANT)[:2] == ["kb-0063", "kb-0062"]
-
-
-def test_a_story_reads_its_candidates_story_terms_with_their_other_terms(demo_kb, monkeypatch):
-    """One read of the candidates' rows, not two: stories are the slowest searches."""
-    import knowledge_base.search as service
-
-    statements: list[str] = []
-
-    def recorded(sql: str, params: dict, **lists: list) -> list:
-        statements.append(sql)
-        return read_rows(sql, params, **lists)
-
-    monkeypatch.setattr(service, "read_rows", recorded)
-    forget_frequencies()
-    assert _keys(STORY)[0] == "kb-0090"
-    story_reads = [sql for sql in statements if "story_terms" in sql]
-    assert len(story_reads) == 1 and "title_terms" in story_reads[0]
-    statements.clear()
-    assert _keys("社保卡丢了怎么补办")  # a question reads no story terms
-    assert statements and not any("story_terms" in sql for sql in statements)
 
 
 def test_story_terms_kept_before_their_characters_were_still_rank_the_story(demo_kb):
