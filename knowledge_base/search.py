@@ -389,10 +389,11 @@ class _Rescoring:
         ).items():
             if terms is None:
                 continue
+            tokens = terms.split()
+            counts = Counter(t for t in tokens if t in wanted)
             parts = terms.split(STORY_PARTS)
-            counts = Counter(t for t in terms.split() if t in wanted)
             if len(parts) != 3:  # kept before the characters were
-                by_pairs[article_id] = (len(terms.split()), counts)
+                by_pairs[article_id] = (len(tokens), counts)
                 continue
             words, pairs, chars = (part.count(" ") + 1 if part else 0 for part in parts)
             by_pairs[article_id] = (words + pairs, counts)
