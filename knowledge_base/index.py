@@ -168,18 +168,26 @@ def document_count() -> int:
 
 def read_rows(sql: str, params: dict[str, Any], **lists: list[Any]) -> list[Any]:
     """Rows of a hot read-only query written with :named parameters; each of `lists`
-    is expanded in place of `:name` as an IN list. SQLite gets it straight through its
-    driver: compiling a statement through SQLAlchemy costs more than SQLite running
-    it, and a search runs four."""
+    is a value list after `IN :name`. SQLite gets it straight through its driver:
+    compiling a statement through SQLAlchemy costs more than SQLite running it, and a
+    search runs four."""
     params = dict(params)
+    postgres = dialect() != "sqlite"
     for name, values in lists.items():
-        names = [f"{name}_{i}" for i in range(len(values))]
-        params.update(zip(names, values, strict=True))
-        sql = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
+        if postgres:
+            # One array parameter: the statement's text stays the same whatever the
+            # list's length, so psycopg prepares it once and PostgreSQL stops planning
+            # it on every search (a sixth of the search's time at 100,000 articles).
+            params[name] = list(values)
+            sql = re.sub(rf"\bIN :{name}\b", f"= ANY(:{name})", sql)
+        else:
+            names = [f"{name}_{i}" for i in range(len(values))]
+            params.update(zip(names, values, strict=True))
+            sql = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
     # The driver's own cursor, in the session's transaction: SQLAlchemy's statement and
     # result machinery costs as much as the query for these small reads.
     raw = db.session.connection().connection.driver_connection
-    if dialect() == "sqlite":
+    if not postgres:
         plain = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
         cursor = raw.execute(sql, plain)  # type: ignore[union-attr]
     else:

@@ -329,6 +329,28 @@ def test_postgresql_keeps_the_subject_beside_the_whole_vector(demo_kb):
     assert tuple(row) == (True, False, True, True)  # 派出所 is in the body only
 
 
+def test_a_list_of_any_length_is_one_prepared_statement_on_postgresql(demo_kb):
+    """Candidates' rows are read for lists of every length. On PostgreSQL the list is one
+    array parameter, so the statement's text does not change with it: psycopg prepares
+    it after a few searches and PostgreSQL no longer plans it each time."""
+    from sqlalchemy import text
+
+    ids = list(db.session.scalars(text("SELECT id FROM kb_article ORDER BY id")))
+    sql = "SELECT id, key FROM kb_article WHERE id IN :ids"
+    for length in range(1, 9):
+        rows = read_rows(sql, {}, ids=ids[:length])
+        assert sorted(row.id for row in rows) == ids[:length]
+    if not _postgresql():
+        return
+    prepared = db.session.execute(
+        text("SELECT statement FROM pg_prepared_statements WHERE statement LIKE :like"),
+        {"like": "SELECT id, key FROM kb_article WHERE id %"},
+    ).scalars()
+    assert [s.replace("$1", "?") for s in prepared] == [
+        "SELECT id, key FROM kb_article WHERE id = ANY(?)"
+    ]
+
+
 def test_postgresql_ranks_whole_vectors_of_few_matches_only(demo_kb, monkeypatch):
     """ts_rank reads the whole vector of every match: only the rarest terms are looked
     for in bodies (up to _PG_BODY_ROWS matches together); the answer is still found."""
