@@ -263,19 +263,10 @@ def _documents(ids: list[int]) -> dict[int, Any]:
     return cached_rows("terms", ids, _read_documents)
 
 
-def _read_story_terms(ids: list[int]) -> dict[int, str | None]:
-    rows = read_rows(
-        "SELECT article_id, story_terms FROM kb_search_document WHERE article_id IN :ids",
-        {},
-        ids=ids,
-    )
-    return {row[0]: row[1] for row in rows}
-
-
 def _read_documents(ids: list[int]) -> dict[int, Any]:
     rows = read_rows(
         "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
-        "d.sound_terms, d.subject_terms, d.question_terms, a.category_id "
+        "d.sound_terms, d.subject_terms, d.question_terms, d.story_terms, a.category_id "
         "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
         "WHERE d.article_id IN :ids",
         {},
@@ -355,7 +346,11 @@ class _Rescoring:
             )
             if relevance >= self.threshold:
                 scored.append((score, article_id, matched))
-        return fuse(self.query, scored, self.docs, self.counted, self._story(scored))[:limit]
+        cuts = self._cuts(scored)
+        if is_story(self.units):
+            return fuse(self.query, scored, self.docs, self.counted, story=cuts)[:limit]
+        words = cuts[1] if len(cuts) == 2 else None
+        return fuse(self.query, scored, self.docs, self.counted, words=words)[:limit]
 
     def _named(self, ids: list[int]) -> int | None:
         """The one candidate the whole question is a keyword (or title word) of, as an
@@ -368,14 +363,14 @@ class _Rescoring:
         named = [a for a in ids if a in self.docs and phrase in f" {self.docs[a].subject_terms} "]
         return named[0] if len(named) == 1 else None
 
-    def _story(self, scored: list[tuple[float, int, list[str]]]) -> list[StoryRanking]:
-        """For a caller's story, its words and each candidate's length and count of them,
-        as story_cut cuts both: once as words and the pairs of characters left single,
-        once as words and those characters themselves (none for a question). An article
-        indexed before its story terms were kept is left out, and then the index's own
-        terms rank them all; one indexed before they kept their characters has only the
-        first (until the worker's re-index, knowledge_base.reindex)."""
-        if len(scored) < 2 or not is_story(self.units):
+    def _cuts(self, scored: list[tuple[float, int, list[str]]]) -> list[StoryRanking]:
+        """The question's words and each candidate's length and count of them, as
+        story_cut cuts both: once as words and the pairs of characters left single, once
+        as words and those characters themselves. An article indexed before its story
+        terms were kept is left out, and then the index's own terms rank them all; one
+        indexed before they kept their characters has only the first (until the
+        worker's re-index, knowledge_base.reindex)."""
+        if len(scored) < 2:
             return []
         if self.story is None:
             self.story = story_cut(self.query.normalised)
@@ -384,9 +379,8 @@ class _Rescoring:
         wanted = {*paired, *single}
         by_pairs: dict[int, tuple[int, Counter[str]]] = {}
         by_chars: dict[int, tuple[int, Counter[str]]] = {}
-        for article_id, terms in cached_rows(
-            "story", [a for _, a, _ in scored], _read_story_terms
-        ).items():
+        for _, article_id, _ in scored:
+            terms = self.docs[article_id].story_terms
             if terms is None:
                 continue
             tokens = terms.split()
