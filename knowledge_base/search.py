@@ -346,11 +346,13 @@ class _Rescoring:
             )
             if relevance >= self.threshold:
                 scored.append((score, article_id, matched))
-        cuts = self._cuts(scored)
         if is_story(self.units):
+            cuts = self._cuts(scored, story=True)
             return fuse(self.query, scored, self.docs, self.counted, story=cuts)[:limit]
-        words = cuts[1] if len(cuts) == 2 else None
-        return fuse(self.query, scored, self.docs, self.counted, words=words)[:limit]
+        words = self._cuts(scored, story=False)
+        return fuse(self.query, scored, self.docs, self.counted, words=words[0] if words else None)[
+            :limit
+        ]
 
     def _named(self, ids: list[int]) -> int | None:
         """The one candidate the whole question is a keyword (or title word) of, as an
@@ -363,36 +365,50 @@ class _Rescoring:
         named = [a for a in ids if a in self.docs and phrase in f" {self.docs[a].subject_terms} "]
         return named[0] if len(named) == 1 else None
 
-    def _cuts(self, scored: list[tuple[float, int, list[str]]]) -> list[StoryRanking]:
+    def _cuts(self, scored: list[tuple[float, int, list[str]]], story: bool) -> list[StoryRanking]:
         """The question's words and each candidate's length and count of them, as
-        story_cut cuts both: once as words and the pairs of characters left single, once
-        as words and those characters themselves. An article indexed before its story
-        terms were kept is left out, and then the index's own terms rank them all; one
-        indexed before they kept their characters has only the first (until the
-        worker's re-index, knowledge_base.reindex)."""
+        story_cut cuts both: for a caller's story, once as words and the pairs of
+        characters left single and once as words and those characters themselves; for
+        a question, the second only. An article indexed before its story terms were kept
+        is left out, and then the index's own terms rank them all; one indexed before
+        they kept their characters has only the first (until the worker's re-index,
+        knowledge_base.reindex)."""
         if len(scored) < 2:
             return []
         if self.story is None:
             self.story = story_cut(self.query.normalised)
         cut = self.story
         paired, single = [*cut.words, *cut.pairs], [*cut.words, *cut.chars]
-        wanted = {*paired, *single}
+        wanted = {*paired, *single} if story else set(single)
         by_pairs: dict[int, tuple[int, Counter[str]]] = {}
         by_chars: dict[int, tuple[int, Counter[str]]] = {}
         for _, article_id, _ in scored:
             terms = self.docs[article_id].story_terms
             if terms is None:
                 continue
-            tokens = terms.split()
-            counts = Counter(t for t in tokens if t in wanted)
+            counts = _story_counts(terms, wanted)
             parts = terms.split(STORY_PARTS)
             if len(parts) != 3:  # kept before the characters were
-                by_pairs[article_id] = (len(tokens), counts)
+                by_pairs[article_id] = (terms.count(" ") + 1, counts)
                 continue
             words, pairs, chars = (part.count(" ") + 1 if part else 0 for part in parts)
             by_pairs[article_id] = (words + pairs, counts)
             by_chars[article_id] = (words + chars, counts)
-        return [(paired, by_pairs), (single, by_chars)]
+        return [(paired, by_pairs), (single, by_chars)] if story else [(single, by_chars)]
+
+
+# Up to this many words are counted where they stand in an article's story terms (a
+# C-speed search each); more (a story's) by splitting them once.
+_COUNTED_IN_PLACE = 48
+
+
+def _story_counts(terms: str, wanted: set[str]) -> Counter[str]:
+    """How often each of `wanted` is one of the space-separated `terms`."""
+    if len(wanted) > _COUNTED_IN_PLACE:
+        return Counter(t for t in terms.split() if t in wanted)
+    # Doubled spaces: each occurrence keeps its own two (" 分 分 " would count one).
+    spaced = f" {terms.replace(' ', '  ')} "
+    return Counter({t: n for t in wanted if (n := spaced.count(f" {t} "))})
 
 
 def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
