@@ -32,8 +32,8 @@ _STORY_FUSION = (0.75, 0.5)
 # reads what the question shares with an article's similar questions that its words
 # alone miss (叫我明天别来 and 叫我明天不用来了). Measured with 15 similar questions an
 # article: on held-out sets 5, 6 and 8-13 (1,120 questions), 8 more first answers and
-# 6 more in the top 3; on the tuning set and held-out sets 1-4, one more first answer.
-# The same at 1; at 0.3 or 0.5, a few fewer.
+# 6 more in the top 3; on the tuning set and held-out sets 1-4, one more of each. The
+# same at 1; at 0.3 or 0.5, 1-3 fewer first answers.
 _WORDS_FUSION = 0.75
 # A question of at most this many characters (a search box's) may abridge an article's
 # subject phrase: the phrase's characters in the question, in order, count for this much

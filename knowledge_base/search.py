@@ -308,7 +308,7 @@ class _Rescoring:
         self.docs: dict[int, Any] = {}
         self.measures: dict[int, tuple[float, list[str], float, float, float]] = {}
         self.counted: dict[int, tuple[int, dict[str, int]]] = {}  # for fuse's BM25
-        self.story: StoryCut | None = None
+        self.cut: StoryCut | None = None  # the question as story_cut cuts it
         config = current_app.config
         self.share = float(config["KB_COVERAGE_SHARE"])
         self.subject_share = float(config["KB_SUBJECT_SHARE"])
@@ -346,13 +346,14 @@ class _Rescoring:
             )
             if relevance >= self.threshold:
                 scored.append((score, article_id, matched))
-        if is_story(self.units):
-            cuts = self._cuts(scored, story=True)
-            return fuse(self.query, scored, self.docs, self.counted, story=cuts)[:limit]
-        words = self._cuts(scored, story=False)
-        return fuse(self.query, scored, self.docs, self.counted, words=words[0] if words else None)[
-            :limit
-        ]
+        story = is_story(self.units)
+        cuts = self._cuts(scored, story)
+        if story:
+            fused = fuse(self.query, scored, self.docs, self.counted, story=cuts)
+        else:
+            words = cuts[0] if cuts else None
+            fused = fuse(self.query, scored, self.docs, self.counted, words=words)
+        return fused[:limit]
 
     def _named(self, ids: list[int]) -> int | None:
         """The one candidate the whole question is a keyword (or title word) of, as an
@@ -375,9 +376,9 @@ class _Rescoring:
         knowledge_base.reindex)."""
         if len(scored) < 2:
             return []
-        if self.story is None:
-            self.story = story_cut(self.query.normalised)
-        cut = self.story
+        if self.cut is None:
+            self.cut = story_cut(self.query.normalised)
+        cut = self.cut
         paired, single = [*cut.words, *cut.pairs], [*cut.words, *cut.chars]
         wanted = {*paired, *single} if story else set(single)
         by_pairs: dict[int, tuple[int, Counter[str]]] = {}

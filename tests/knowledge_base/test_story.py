@@ -14,7 +14,7 @@ from hotline.extensions import db
 from hotline.models import SearchDocument
 from knowledge_base.index import forget_frequencies
 from knowledge_base.io import import_knowledge_base
-from knowledge_base.search import search
+from knowledge_base.search import _story_counts, search
 from knowledge_base.synonyms import load_file, replace_synonyms
 from knowledge_base.text import STORY_PARTS, story_terms
 from tests.knowledge_base.test_search import _one_article
@@ -67,8 +67,7 @@ MIGRANT = (
 )
 
 
-# From held-out set 1 (its misses read): the same two articles, the points (排分) asked
-# last.
+# Also from held-out set 4: the same two articles, the points (排分) asked last.
 POINTS = (
     "我和老公都是湖南人，在江门打工七八年了，社保一直有交，孩子明年要上一年级，"
     "想读附近的公办小学，听说要排分，这个分是怎么算的"
@@ -89,6 +88,18 @@ def test_a_question_is_matched_by_its_words_and_characters_too(demo_kb):
     candidates' whole text, join the BM25 over the index's terms (单位, 补偿 and 金 are
     the dismissal's)."""
     assert _keys(DISMISSED)[0] == "kb-0045"
+
+
+def test_a_questions_words_counted_in_place_are_counted_as_a_split_counts_them():
+    """A question's few words are counted with a substring search each, a story's many by
+    splitting the terms: the same counts, neighbours (分 分) and words at a part's edge
+    included, and a word that is only part of a term (分 in 分数) not counted."""
+    terms = "积分 入学 分数 | 积分入 | 分 分 读 交 | 读"
+    few = {"分", "读", "积分", "入学", "学"}
+    many = few | {f"词{i}" for i in range(60)}
+    expected = {"分": 2, "读": 2, "积分": 1, "入学": 1}
+    assert _story_counts(terms, few) == expected
+    assert _story_counts(terms, many) == expected
 
 
 def test_story_terms_kept_before_their_characters_were_still_rank_the_story(demo_kb):
