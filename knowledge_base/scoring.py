@@ -366,9 +366,11 @@ def fuse(
         if article_id not in memo:
             doc = docs[article_id]
             text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
+            # Doubled spaces: each occurrence keeps its own two (" 分 分 " would count one).
+            doubled = text.replace(" ", "  ")
             memo[article_id] = (
                 text.count(" "),
-                {t: n for t, spaced in padded if (n := text.count(spaced))},
+                {t: n for t, spaced in padded if (n := doubled.count(spaced))},
             )
         lengths[article_id], counts[article_id] = memo[article_id]
     average = sum(lengths.values()) / len(lengths) or 1.0

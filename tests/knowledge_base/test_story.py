@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -12,8 +13,9 @@ from sqlalchemy import select, update
 
 from hotline.extensions import db
 from hotline.models import SearchDocument
-from knowledge_base.index import forget_frequencies
+from knowledge_base.index import analyzer, forget_frequencies
 from knowledge_base.io import import_knowledge_base
+from knowledge_base.scoring import fuse
 from knowledge_base.search import _story_counts, search
 from knowledge_base.synonyms import load_file, replace_synonyms
 from knowledge_base.text import STORY_PARTS, story_terms
@@ -100,6 +102,19 @@ def test_a_questions_words_counted_in_place_are_counted_as_a_split_counts_them()
     expected = {"分": 2, "读": 2, "积分": 1, "入学": 1}
     assert _story_counts(terms, few) == expected
     assert _story_counts(terms, many) == expected
+
+
+def test_the_index_terms_bm25_counts_a_term_said_twice_in_a_row(demo_kb):
+    """The fusion's BM25 over the index's terms counts each occurrence, neighbours too
+    (积分 积分 is two, where a single-spaced search finds one)."""
+    docs = {
+        1: SimpleNamespace(title_terms="积分", keyword_terms="", body_terms="积分 积分 入学"),
+        2: SimpleNamespace(title_terms="入学", keyword_terms="", body_terms="积分 入学 入学"),
+    }
+    memo: dict[int, tuple[int, dict[str, int]]] = {}
+    fuse(analyzer().query("积分入学"), [(1.0, 1, []), (0.5, 2, [])], docs, memo)
+    assert memo[1][1] == {"积分": 3, "入学": 1}
+    assert memo[2][1] == {"积分": 1, "入学": 3}
 
 
 def test_story_terms_kept_before_their_characters_were_still_rank_the_story(demo_kb):
