@@ -213,7 +213,7 @@ def search(
         if categories["by_id"]:
             ids += [a for a in categories["extra"] if a not in set(ids)]
             ranked = rescoring.ranked(ids, categories, limit)
-    hits = _hits(ranked)
+    hits = _hits(ranked, rescoring.docs)
     useful = bool(hits)
     if record_gap and not useful:
         record_knowledge_gap(question, channel_name(channel) or "api")
@@ -264,10 +264,14 @@ def _documents(ids: list[int]) -> dict[int, Any]:
 
 
 def _read_documents(ids: list[int]) -> dict[int, Any]:
+    """With what a list of answers shows of each (its live version's key, title, kind,
+    number and body): read with the terms, the answers cost no query of their own."""
     rows = read_rows(
         "SELECT d.article_id, d.title_terms, d.keyword_terms, d.body_terms, "
-        "d.sound_terms, d.subject_terms, d.question_terms, d.story_terms, a.category_id "
+        "d.sound_terms, d.subject_terms, d.question_terms, d.story_terms, a.category_id, "
+        "a.key, v.title, v.kind, v.number, v.body "
         "FROM kb_search_document d JOIN kb_article a ON a.id = d.article_id "
+        "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
         "WHERE d.article_id IN :ids",
         {},
         ids=ids,
@@ -412,11 +416,11 @@ def _story_counts(terms: str, wanted: set[str]) -> Counter[str]:
     return Counter({t: n for t in wanted if (n := spaced.count(f" {t} "))})
 
 
-def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
-    """What a list of answers shows of the articles ranked."""
+def _hits(scored: list[tuple[float, int, list[str]]], docs: dict[int, Any]) -> list[Hit]:
+    """What a list of answers shows of the articles ranked (`docs`, their rows)."""
     if not scored:
         return []
-    by_id = cached_rows("entry", [a for _, a, _ in scored], _read_entries)
+    by_id = cached_rows("entry", [a for _, a, _ in scored], lambda ids: _entries(ids, docs))
     return [
         Hit(
             article_id,
@@ -435,7 +439,8 @@ def _hits(scored: list[tuple[float, int, list[str]]]) -> list[Hit]:
 @dataclass(frozen=True)
 class _Entry:
     """An article as a list of answers shows it: its live version's title and kind, and
-    its body as plain text (snippets are cut from it)."""
+    its body as plain text (snippets are cut from it; kept, as making it costs more than
+    cutting them)."""
 
     key: str
     title: str
@@ -444,17 +449,11 @@ class _Entry:
     text: str
 
 
-def _read_entries(ids: list[int]) -> dict[int, _Entry]:
-    rows = read_rows(
-        "SELECT a.id, a.key, v.title, v.kind, v.number, v.body FROM kb_article a "
-        "JOIN kb_article_version v ON v.article_id = a.id AND v.number = a.live_number "
-        "WHERE a.id IN :ids",
-        {},
-        ids=ids,
-    )
+def _entries(ids: list[int], docs: dict[int, Any]) -> dict[int, _Entry]:
     return {
-        row.id: _Entry(row.key, row.title, row.kind, row.number, plain_text(row.body))
-        for row in rows
+        a: _Entry(row.key, row.title, row.kind, row.number, plain_text(row.body))
+        for a in ids
+        if (row := docs.get(a)) is not None
     }
 
 
