@@ -366,12 +366,7 @@ def fuse(
         if article_id not in memo:
             doc = docs[article_id]
             text = f" {doc.title_terms} {doc.keyword_terms} {doc.body_terms} "
-            # Doubled spaces: each occurrence keeps its own two (" 分 分 " would count one).
-            doubled = text.replace(" ", "  ")
-            memo[article_id] = (
-                text.count(" "),
-                {t: n for t, spaced in padded if (n := doubled.count(spaced))},
-            )
+            memo[article_id] = (text.count(" "), term_counts(text, padded))
         lengths[article_id], counts[article_id] = memo[article_id]
     average = sum(lengths.values()) / len(lengths) or 1.0
     k1, b = 1.2, 0.75
@@ -385,6 +380,14 @@ def fuse(
     if words is not None and _ranks_all(words, scored):
         return _fused(scored, (_FUSION_BM25, bm25), (_WORDS_FUSION, story_bm25(*words)))
     return _fused(scored, (_FUSION_BM25, bm25))
+
+
+def term_counts(terms: str, padded: list[tuple[str, str]]) -> dict[str, int]:
+    """How often each word of `padded` (the word, and the word between two spaces) is
+    one of the space-separated `terms`, the ones it does not appear in left out. In
+    doubled spaces each occurrence keeps its own two: " 分 分 " would count one."""
+    doubled = f" {terms.replace(' ', '  ')} "
+    return {word: n for word, spaced in padded if (n := doubled.count(spaced))}
 
 
 def _ranks_all(ranking: StoryRanking, scored: list[tuple[float, int, list[str]]]) -> bool:

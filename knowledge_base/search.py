@@ -53,6 +53,7 @@ from knowledge_base.scoring import (
     question_match,
     stress_the_ask,
     subject_coverage,
+    term_counts,
     weigh_units,
 )
 from knowledge_base.text import STORY_PARTS, Query, StoryCut, story_cut
@@ -411,9 +412,7 @@ def _story_counts(terms: str, wanted: set[str]) -> Counter[str]:
     """How often each of `wanted` is one of the space-separated `terms`."""
     if len(wanted) > _COUNTED_IN_PLACE:
         return Counter(t for t in terms.split() if t in wanted)
-    # Doubled spaces: each occurrence keeps its own two (" 分 分 " would count one).
-    spaced = f" {terms.replace(' ', '  ')} "
-    return Counter({t: n for t in wanted if (n := spaced.count(f" {t} "))})
+    return Counter(term_counts(terms, [(t, f" {t} ") for t in wanted]))
 
 
 def _hits(scored: list[tuple[float, int, list[str]]], docs: dict[int, Any]) -> list[Hit]:
