@@ -9,7 +9,7 @@ recall@3 and MRR@10 over the answerable questions, overall and by kind, and for 
 the share left unanswered. The baseline indexes the same articles (title, keywords,
 similar questions, body) with `jieba.lcut_for_search` and ranks with `rank_bm25.BM25Okapi`.
 The same again for the held-out sets (`search_queries_holdout*.yaml`, 120 and
-13 x 150 questions), written after the tuning by people who had seen only the articles.
+14 x 150 questions), written after the tuning by people who had seen only the articles.
 
 Latency: p50/p95 of the same questions on the demo knowledge base and again on a
 synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
