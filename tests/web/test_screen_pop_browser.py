@@ -30,10 +30,12 @@ CALLER = "+8613800138000"
 SID = "CA" + "6" * 32
 
 
-def _relay() -> None:
+def _relay() -> int:
+    """Hand the outbox to Socket.IO, as the worker's relay does; returns how many went."""
     release_session()
-    relay_pending()
+    handed = relay_pending()
     release_session()
+    return handed
 
 
 def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
@@ -54,9 +56,10 @@ def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
     agent = db.session.scalar(select(User).where(User.username == "li"))
     assert agent is not None
     voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
-    _relay()
+    assert _relay() == 1  # the "call.answered" push to the agent's room
 
-    page.wait_for_url(f"**/console/calls/{SID}", timeout=5_000)
+    # Playwright's default wait (30 s): the call's page may load slowly on a busy machine.
+    page.wait_for_url(f"**/console/calls/{SID}")
     expect(page.locator("#caller")).to_contain_text(CALLER)
     expect(page.locator("#caller-history")).to_contain_text("该号码首次来电")
     page.fill("#ticket-content", "我家门口的路灯坏了一个星期，晚上很黑")
