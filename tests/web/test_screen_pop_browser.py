@@ -58,7 +58,8 @@ def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
     voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
     assert _relay() == 1  # the "call.answered" push to the agent's room
 
-    # Playwright's default wait (30 s): the call's page may load slowly on a busy machine.
+    # The suite's default wait (TIMEOUT_MS, 20 s): the call's page may load slowly on a busy
+    # machine.
     page.wait_for_url(f"**/console/calls/{SID}")
     expect(page.locator("#caller")).to_contain_text(CALLER)
     expect(page.locator("#caller-history")).to_contain_text("该号码首次来电")
