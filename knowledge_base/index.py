@@ -136,8 +136,10 @@ def cached_rows(
     questions a hotline hears in a day. `kind` names what the rows are."""
     missing = [a for a in dict.fromkeys(ids) if (kind, a) not in _rows]
     if missing:
-        if len(_rows) > _ROW_CACHE_SIZE:
+        if len(_rows) + len(missing) > _ROW_CACHE_SIZE:
+            # Full: start again, with every row asked for (those kept until now too).
             _rows.clear()
+            missing = list(dict.fromkeys(ids))
         for article_id, row in load(missing).items():
             _rows[(kind, article_id)] = row
     return {a: _rows[(kind, a)] for a in ids if (kind, a) in _rows}

@@ -394,3 +394,18 @@ def test_a_new_version_is_what_the_next_search_shows(catalogue, tmp_path):
     assert after.key == before.key
     assert after.title == "犬只登记和年审怎么办理？"
     assert "派出所" in after.snippet and after.version_number == before.version_number + 1
+
+
+def test_a_full_row_cache_starts_again_without_losing_the_rows_a_search_needs(demo_kb, monkeypatch):
+    """A long-running process fills the cache of articles' rows; when the next search's
+    rows do not fit, it is emptied and those rows read again, the ones it already held
+    too (a search once failed here: it had counted on rows the emptying dropped)."""
+    import knowledge_base.index as index
+
+    questions = ["社保卡丢了怎么补办", "公积金怎么提取", "身份证过期了怎么办", "养狗要去哪里登记"]
+    expected = [[hit.key for hit in search(q).hits] for q in questions]
+    index.forget_frequencies()
+    monkeypatch.setattr(index, "_ROW_CACHE_SIZE", 12)
+    for _ in range(3):
+        assert [[hit.key for hit in search(q).hits] for q in questions] == expected
+    assert 0 < len(index._rows) <= 50  # the limit, or one search's rows beyond it
