@@ -195,7 +195,8 @@ def pg_candidates(
             body.append(term)
             rows += frequencies[term]
     found: dict[int, float] = {}
-    _merge(found, _pg_ranked("search_vector", [*body, *sounds], where))
+    story = is_story(units)
+    _merge(found, _pg_ranked("search_vector", [*body, *sounds], where, by_length=not story))
     beyond_budget = len(body) < len(terms)
     if (beyond_budget or common) and len(found) < _FEW:
         _merge(found, _pg_ranked("subject_vector", [*terms, *common], where))
@@ -209,15 +210,27 @@ def pg_candidates(
 # 100,000 articles, a few milliseconds of ts_rank).
 _PG_BODY_ROWS = 600
 _PG_VECTORS = ("search_vector", "subject_vector")
+# ts_rank's normalization flag that divides an article's rank by its number of distinct
+# words (kept in the vector's header: no time measurable at 100,000 articles). ts_rank
+# adds up every occurrence, so without it a long article that says a question's words
+# in passing, again and again, outranks the short one about them; SQLite's bm25 weighs
+# length already. For a question, not a caller's story, whose answer is often a long
+# service guide that covers more of it. Measured at 100,000 articles: 3 more first
+# answers and 4 more in the top 3 of the 916 development questions, 7 and 10 more of
+# the 1,540 unseen; on the demo articles alone, the same first answers and one more
+# unseen in the top 3. Stories divided too (by the length or its square root): more
+# still at 100,000, but on the demo articles a story of the tuning set lost its answer.
+_PG_BY_LENGTH = 8
 
 
 def _pg_ranked(
-    vector: str, lexemes: list[str], where: tuple[str, dict[str, Any]]
+    vector: str, lexemes: list[str], where: tuple[str, dict[str, Any]], by_length: bool = False
 ) -> list[tuple[int, float]]:
     """The best candidates whose `vector` has any of `lexemes`, by `ts_rank` with the
     field weights (plain SQL, as on SQLite: building the expression cost more than
-    running the query). No weight labels in the query: with them, PostgreSQL must read
-    every match's vector again to check them."""
+    running the query), divided by the article's length if asked (_PG_BY_LENGTH). No
+    weight labels in the query: with them, PostgreSQL must read every match's vector
+    again to check them."""
     if not lexemes:
         return []
     assert vector in _PG_VECTORS
@@ -226,7 +239,8 @@ def _pg_ranked(
     shares = [
         float(weights[k]) / float(weights["title"]) for k in ("sounds", "body", "keywords", "title")
     ]
-    rank = f"ts_rank(CAST(:weights AS REAL[]), d.{vector}, CAST(:tsquery AS tsquery))"
+    flags = _PG_BY_LENGTH if by_length else 0
+    rank = f"ts_rank(CAST(:weights AS REAL[]), d.{vector}, CAST(:tsquery AS tsquery), {flags})"
     matches = f"d.{vector} @@ CAST(:tsquery AS tsquery)"
     params = {
         "weights": "{" + ",".join(str(share) for share in shares) + "}",

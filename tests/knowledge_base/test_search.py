@@ -365,9 +365,9 @@ def test_postgresql_ranks_whole_vectors_of_few_matches_only(demo_kb, monkeypatch
     ranked: list[tuple[str, list[str]]] = []
     real = candidates_module._pg_ranked
 
-    def spy(vector, lexemes, where):  # type: ignore[no-untyped-def]
+    def spy(vector, lexemes, where, **options):  # type: ignore[no-untyped-def]
         ranked.append((vector, list(lexemes)))
-        return real(vector, lexemes, where)
+        return real(vector, lexemes, where, **options)
 
     monkeypatch.setattr(candidates_module, "_pg_ranked", spy)
     assert _first("离职了公积金怎么取出来") == "kb-0014"
@@ -376,6 +376,43 @@ def test_postgresql_ranks_whole_vectors_of_few_matches_only(demo_kb, monkeypatch
     assert whole and all(
         len(lexemes) == 1 or sum(frequencies[t] for t in lexemes) <= 10 for lexemes in whole
     )
+
+
+def test_long_articles_saying_a_questions_words_in_passing_leave_room_for_its_answer(
+    catalogue, tmp_path, monkeypatch
+):
+    """The index's candidates: articles that say the question's words again and again
+    among hundreds of others must not outrank the short one that answers it (SQLite's
+    bm25 weighs an article's length; on PostgreSQL, ts_rank's _PG_BY_LENGTH)."""
+    import knowledge_base.candidates as candidates_module
+
+    monkeypatch.setattr(candidates_module, "CANDIDATES", 2)
+    monkeypatch.setitem(current_app.config, "KB_ROUTING_BELOW", 0.0)  # no category's help
+    sayings = "山水田林湖草花鸟鱼虫云雨风雪江河松竹梅兰桥亭塔"
+    filler = "，".join(a + b for a in sayings for b in sayings if a != b)  # 600 words
+    said = "上周开会说到楼道灯不亮要找谁来修的问题。"
+    articles = [
+        {
+            "id": f"kb-06{n:02d}",
+            "kind": "notice",
+            "title": f"社区工作会议纪要第{'一二三'[n]}期",
+            "answer": f"{said}{filler[n * 40 :]}。{said}{filler}。{said}",
+            "effective_from": "2026-01-01",
+        }
+        for n in range(3)
+    ] + [
+        {
+            "id": "kb-0700",
+            "kind": "qa",
+            "title": "公共照明报修",
+            "answer": "楼道灯不亮要找谁来修？请找小区物业，或打12345。",
+            "effective_from": "2026-01-01",
+        }
+    ]
+    path = tmp_path / "kb.yaml"
+    path.write_text(yaml.safe_dump({"articles": articles}, allow_unicode=True), encoding="utf-8")
+    import_knowledge_base(path)
+    assert _first("楼道的灯不亮了找谁来修") == "kb-0700"
 
 
 def test_a_new_version_is_what_the_next_search_shows(catalogue, tmp_path):
