@@ -294,6 +294,14 @@ def test_a_short_question_finds_the_article_its_words_name_in_the_title(demo_kb)
     assert "kb-0023" in [hit.key for hit in search("补身份证", limit=3).hits]
 
 
+def test_an_answer_that_shares_little_of_a_colloquial_questions_wording_is_still_listed(demo_kb):
+    """住了半个月院 … 钱还能找回来点不: the hospital-bill article covers only 医保卡 of the
+    question's words (and a similar question's share); under KB_MIN_SCORE it would be
+    dropped before the fusion with BM25, which ranks it near the top."""
+    question = "住了半个月院，结账的时候没用医保卡，钱还能找回来点不"
+    assert "kb-0007" in [hit.key for hit in search(question, limit=3).hits]
+
+
 def _postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
