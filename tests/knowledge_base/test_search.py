@@ -397,7 +397,7 @@ def test_long_articles_saying_a_questions_words_in_passing_leave_room_for_its_an
     monkeypatch.setattr(candidates_module, "CANDIDATES", 2)
     monkeypatch.setitem(current_app.config, "KB_ROUTING_BELOW", 0.0)  # no category's help
     sayings = "山水田林湖草花鸟鱼虫云雨风雪江河松竹梅兰桥亭塔"
-    filler = "，".join(a + b for a in sayings for b in sayings if a != b)  # 600 words
+    filler = "，".join(a + b for a in sayings for b in sayings if a != b)  # 552 words
     said = "上周开会说到楼道灯不亮要找谁来修的问题。"
     articles = [
         {
