@@ -214,12 +214,13 @@ _PG_VECTORS = ("search_vector", "subject_vector")
 # words (kept in the vector's header: no time measurable at 100,000 articles). ts_rank
 # adds up every occurrence, so without it a long article that says a question's words
 # in passing, again and again, outranks the short one about them; SQLite's bm25 weighs
-# length already. For a question, not a caller's story, whose answer is often a long
-# service guide that covers more of it. Measured at 100,000 articles: 3 more first
-# answers and 4 more in the top 3 of the 916 development questions, 7 and 10 more of
-# the 1,540 unseen; on the demo articles alone, the same first answers and one more
-# unseen in the top 3. Stories divided too (by the length or its square root): more
-# still at 100,000, but on the demo articles a story of the tuning set lost its answer.
+# length already. Only for a question: a caller's story is often answered by a long
+# service guide, because it covers more of the story. Measured at 100,000 articles: 3
+# more first answers and 4 more in the top 3 of the 916 development questions, 7 and
+# 10 more of the 1,540 unseen; on the demo articles alone, the same first answers and
+# one more unseen in the top 3. Stories divided too (by the length or its square
+# root): more still at 100,000, but on the demo articles a story of the tuning set
+# lost its answer.
 _PG_BY_LENGTH = 8
 
 

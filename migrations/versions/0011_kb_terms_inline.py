@@ -10,8 +10,9 @@ subject, similar questions, story). With PostgreSQL's default TOAST target (abou
 a row), and the vector kept inline since 0008, every one of those text columns was
 stored out of line: a candidate's row cost seven TOAST fetches. With the target at a
 whole page, they are compressed in the row itself and read with it (at 100,000
-articles, reading a search's candidates took 1.77 ms instead of 2.26). Every row is written again once, so
-the rows already indexed are stored the new way too. SQLite is unchanged by this step.
+articles, reading a search's candidates took 1.77 ms instead of 2.26). Every row is
+written again once, so the rows already indexed are stored the new way too. SQLite is
+unchanged by this step.
 """
 from alembic import op
 
