@@ -9,7 +9,7 @@ recall@3 and MRR@10 over the answerable questions, overall and by kind, and for 
 the share left unanswered. The baseline indexes the same articles (title, keywords,
 similar questions, body) with `jieba.lcut_for_search` and ranks with `rank_bm25.BM25Okapi`.
 The same again for the held-out sets (`search_queries_holdout*.yaml`, 120 and
-17 x 150 questions), written after the tuning by people who had seen only the articles.
+18 x 150 questions), written after the tuning by people who had seen only the articles.
 
 Latency: p50/p95 of the same questions on the demo knowledge base and again on a
 synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
@@ -42,7 +42,8 @@ QUERIES = ROOT / "tests" / "knowledge_base" / "data" / "search_queries.yaml"
 # read (which showed a question of only stop words and single characters, 几时来水,
 # asking nothing), the eighth's totals only. Of the ninth to the eighteenth, only
 # totals (and totals by kind) have been read; the tenth to the eighteenth were each
-# sealed until one reading.
+# sealed until one reading. The twentieth was written for development, its misses to
+# be read: 60 of its 150 questions are colloquial, and dialect and long ones follow.
 HOLDOUTS = tuple(
     ROOT / "tests" / "knowledge_base" / "data" / name
     for name in (
@@ -64,10 +65,11 @@ HOLDOUTS = tuple(
         "search_queries_holdout16.yaml",
         "search_queries_holdout17.yaml",
         "search_queries_holdout18.yaml",
+        "search_queries_holdout20.yaml",
     )
 )
-MISSES_READ = (*HOLDOUTS[:4], HOLDOUTS[6])
-TOTALS_READ = (HOLDOUTS[4], HOLDOUTS[5], *HOLDOUTS[7:])
+MISSES_READ = tuple(HOLDOUTS[i] for i in (0, 1, 2, 3, 6, 18))
+TOTALS_READ = tuple(path for path in HOLDOUTS if path not in MISSES_READ)
 # A set written like the others and kept out of every run until it is opened with
 # --sealed: the reading of questions nobody has measured anything against. Each is
 # opened once, then joins HOLDOUTS (sets 10 to 18 were opened in 2026-11, over six
