@@ -382,7 +382,7 @@ class _Rescoring:
         if len(scored) < 2:
             return []
         if self.cut is None:
-            self.cut = story_cut(self.query.normalised)
+            self.cut = story_cut(self.query.read_as())
         cut = self.cut
         paired, single = [*cut.words, *cut.pairs], [*cut.words, *cut.chars]
         wanted = {*paired, *single} if story else set(single)

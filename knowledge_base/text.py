@@ -85,10 +85,20 @@ class Query:
     # Single content characters between stop words (补, 查, 换): in a short question
     # they are often what tells apart articles on the same subject.
     chars: tuple[str, ...] = field(default=())
+    # Each homophone typo (低报) and the words it was read as (低保).
+    misheard: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     @property
     def empty(self) -> bool:
         return not (self.words or self.grams or self.expansions or self.sounds)
+
+    def read_as(self) -> str:
+        """The normalised question with each homophone typo replaced by the words it
+        was read as (申请低保要什么条件): what its whole text is matched with."""
+        text = self.normalised
+        for heard, meant in self.misheard:
+            text = text.replace(heard, " ".join(meant))
+        return text
 
     def match_terms(self) -> list[str]:
         """Meaning terms (words, expansions, bigrams), capped, most specific first."""
@@ -269,7 +279,8 @@ class Analyzer:
                 concepts.append(group)
                 found_terms.append(found)
                 expansions.extend(t for t in group if t != found)
-        for heard, meant in self._misheard(runs, pieces, found_terms):
+        misheard = self._misheard(runs, pieces, found_terms)
+        for heard, meant in misheard:
             group = _unique((*meant, *(t for m in meant for t in table.get(m, ()))))
             concepts.append(group)
             found_terms.append(heard)
@@ -285,6 +296,7 @@ class Analyzer:
             concepts=tuple(concepts),
             units=units,
             chars=_unique(chars),
+            misheard=tuple(misheard),
         )
 
     def _misheard(

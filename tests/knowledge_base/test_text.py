@@ -110,6 +110,11 @@ def test_a_homophone_typo_of_a_known_word_asks_for_the_word():
     query = tool.query("申请低报要什么条件")
     assert {"低保", "最低生活保障"} <= set(query.expansions)
     assert any(unit.word == "低报" and "最低生活保障" in unit.terms for unit in query.units)
+    # Its whole text is matched as read: the typo's characters (低, 报) would count for
+    # whatever article has them.
+    assert query.read_as() == "申请低保要什么条件"
+    assert {"低保", "申请", "条件"} <= set(story_cut(query.read_as()).words)
+    assert tool.query("低保要什么条件").read_as() == "低保要什么条件"
     assert _misheard(tool, "结婚等级要带什么") == [("结婚等级", ("结婚登记",))]
     assert _misheard(tool, "残疾人正怎么补") == [("残疾人正", ("残疾人证",))]
     # Right as typed: a known word, two words that only sound like one (块地 / 快递:
