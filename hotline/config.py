@@ -205,8 +205,8 @@ class Config:
     # question sets: at 90 articles as many right first answers either way, at 100,000
     # articles 2 fewer of 496; stories' median time about 2 ms shorter.
     KB_STORY_UNITS = 12
-    # How many of a question's words (the rarest, each with its synonyms) are asked of
-    # the full-text index; all of them count when the candidates are scored.
+    # How many terms the full-text index is asked for: the question's weightiest words,
+    # at most two names of each; all of them count when the candidates are scored.
     KB_INDEX_TERMS = 8
     # ... and not those in more than this share of the articles (unless nothing rarer).
     KB_COMMON_SHARE = 0.002
