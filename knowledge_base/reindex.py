@@ -1,7 +1,7 @@
 """Rebuilding the whole search index, and knowing which text analysis built it.
 
 The index records the fingerprint of the analysis its terms came from
-(knowledge_base.text.analysis_fingerprint) in `kb_index_state`. After an upgrade that
+(`analysis_fingerprint`) in `kb_index_state`. After an upgrade that
 reads text differently, every worker's periodic round asks for one re-index job
 (`schedule_reindex`), which re-indexes every article in batches and records the new
 fingerprint; `hotline kb reindex` does the same at once, and a synonyms change
@@ -10,24 +10,64 @@ re-indexes in the editor's own transaction (`reindex_all`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from functools import lru_cache
+from importlib import metadata
 
 from sqlalchemy import select
 
+import routing.text
 from hotline.extensions import db
 from hotline.models import Article, ArticleVersion, IndexState
 from hotline.models.base import utcnow
+from knowledge_base import text as analysis
 from knowledge_base.index import (
     document_count,
     forget_vocabulary,
     index_article,
     optimize_index,
 )
-from knowledge_base.text import analysis_fingerprint
 
 log = logging.getLogger(__name__)
 # Articles re-indexed per transaction by a worker or `hotline kb reindex`.
 REINDEX_BATCH = 500
+
+
+# A text that meets every table of the analysis: Cantonese, traditional characters,
+# full-width letters, homophone typos.
+_PROBE = (
+    "喺邊度補辦社保咭？我屋企嘅老人家冇醫保卡，住過院又離了婚。"
+    "Ｅ社保 app 2026年 身份證到期 公基金 退修 几時来水 搞掂 唔該"
+)
+
+
+@lru_cache(maxsize=1)
+def analysis_fingerprint() -> str:
+    """What decides how an article is cut into terms: the segmenter's, pinyin's and
+    the converter's versions, the Cantonese and stop-word tables, how a probe text is
+    normalised and sounded (cheap: jieba's dictionary is not loaded for it), and the
+    analysis code's own revision (knowledge_base.text.ANALYSIS_REVISION). Another
+    fingerprint than the index's means articles are cut differently from the questions
+    now asked, and must be indexed again."""
+    versions = {}
+    for package in ("jieba", "pypinyin", "opencc"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    normalised = routing.text.normalise(_PROBE)
+    made_of = {
+        "revision": analysis.ANALYSIS_REVISION,
+        "versions": versions,
+        "cantonese": sorted(routing.text.CANTONESE.items()),
+        "stopwords": sorted(analysis.STOPWORDS),
+        "normalised": normalised,
+        "sounds": [routing.text.sounds(c) for c in normalised],
+    }
+    encoded = json.dumps(made_of, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 def reindex_all(batch: int | None = None) -> int:

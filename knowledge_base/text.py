@@ -15,17 +15,14 @@ Mandarin (咭 → 卡, 揾 → 找, 屋企 → 家里), lower case.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 
-from routing.text import CANTONESE, Segmenter, normalise, sounds
 from routing.text import STOPWORDS as ROUTING_STOPWORDS
+from routing.text import Segmenter, normalise, sounds
 
 # Words that carry no meaning for finding an answer. Routing's list, minus words that
 # name what an article is about (投诉, 咨询 …), plus the fillers of a spoken question.
@@ -470,7 +467,7 @@ def _default_tokenizer():  # type: ignore[no-untyped-def]
     return jieba.dt
 
 
-# --- the analysis's fingerprint (an index built by another one must be rebuilt) ------
+# --- what the analysis's fingerprint (knowledge_base.reindex) cannot see for itself ---
 
 # Raise it when a change to this module's code cuts articles differently: what the
 # fingerprint cannot see for itself (it sees the tables, the libraries' versions and
@@ -478,34 +475,3 @@ def _default_tokenizer():  # type: ignore[no-untyped-def]
 # 2: an article's story terms keep the characters jieba leaves single, apart from
 # their pairs.
 ANALYSIS_REVISION = 2
-_PROBE = (
-    "喺邊度補辦社保咭？我屋企嘅老人家冇醫保卡，住過院又離了婚。"
-    "Ｅ社保 app 2026年 身份證到期 公基金 退修 几時来水 搞掂 唔該"
-)
-
-
-@lru_cache(maxsize=1)
-def analysis_fingerprint() -> str:
-    """What decides how an article is cut into terms: the segmenter's, pinyin's and
-    the converter's versions, the Cantonese and stop-word tables, and how a probe text
-    is normalised and sounded (cheap: jieba's dictionary is not loaded for it). The
-    index records the fingerprint it was built with (knowledge_base.reindex); another one
-    means articles are cut differently from the questions now asked, and must be
-    indexed again."""
-    versions = {}
-    for package in ("jieba", "pypinyin", "opencc"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    normalised = normalise(_PROBE)
-    made_of = {
-        "revision": ANALYSIS_REVISION,
-        "versions": versions,
-        "cantonese": sorted(CANTONESE.items()),
-        "stopwords": sorted(STOPWORDS),
-        "normalised": normalised,
-        "sounds": [sounds(c) for c in normalised],
-    }
-    encoded = json.dumps(made_of, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()[:32]

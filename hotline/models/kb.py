@@ -170,7 +170,7 @@ class TermFrequency(Base):
 
 class IndexState(Base):
     """How the search index was built: one row. `analysis` is the fingerprint of the
-    text analysis its terms came from (knowledge_base.text.analysis_fingerprint), None
+    text analysis its terms came from (knowledge_base.reindex.analysis_fingerprint), None
     until it is known; a worker re-indexes every article when it differs from its own."""
 
     __tablename__ = "kb_index_state"

@@ -15,8 +15,12 @@ from hotline.extensions import db
 from hotline.models import IndexState, SearchDocument
 from knowledge_base.index import document_frequencies
 from knowledge_base.io import import_knowledge_base
-from knowledge_base.reindex import index_is_current, reindex_if_stale, schedule_reindex
-from knowledge_base.text import analysis_fingerprint
+from knowledge_base.reindex import (
+    analysis_fingerprint,
+    index_is_current,
+    reindex_if_stale,
+    schedule_reindex,
+)
 from tests.knowledge_base.test_search import _first, _one_article
 
 
@@ -33,9 +37,6 @@ def _fold_also(monkeypatch: pytest.MonkeyPatch, word: str, mandarin: str) -> Non
     pattern = re.compile("|".join(sorted(map(re.escape, table), key=len, reverse=True)))
     monkeypatch.setattr(routing.text, "CANTONESE", table)
     monkeypatch.setattr(routing.text, "_CANTONESE_RE", pattern)
-    import knowledge_base.text
-
-    monkeypatch.setattr(knowledge_base.text, "CANTONESE", table)
     analysis_fingerprint.cache_clear()
 
 
