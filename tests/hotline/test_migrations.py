@@ -228,8 +228,9 @@ def test_upgrading_keeps_an_articles_terms_in_its_row(empty_database, tmp_path):
         assert before > 0  # the default target put text columns out of line
         upgrade()
         # Only the longest articles (several kB of terms even compressed) keep some out
-        # of line: 63 values of 720 when this was written.
-        assert _toasted(empty_database) < before / 4
+        # of line: 63 values of 720 when the demo articles had 15 similar questions
+        # each, 288 of 721 with 25.
+        assert _toasted(empty_database) < before / 2
         downgrade(revision="0010")
         assert _toasted(empty_database) >= before / 2
         db.session.remove()
