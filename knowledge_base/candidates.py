@@ -22,9 +22,9 @@ CANDIDATES = 20
 _STORY_CANDIDATES = 15
 # How many of a word's names (its own and its synonyms') the index is asked for: more
 # would take the places of the question's other words (会员卡 has eight names the
-# articles use). Measured on the unseen sets (1,820 questions): 3 more first answers
-# than with every name, and the same in the top 3, on the development sets (1,051) and
-# in time at 100,000 articles. Every name still counts in the scoring.
+# articles use). Against asking every name: on the unseen sets (1,820 questions) 3
+# more first answers and as many in the top 3; on the development sets (1,051) the
+# same; at 100,000 articles the same time. Every name still counts in the scoring.
 _UNIT_TERMS = 2
 _COMMON_MIN = 100
 _SUBJECT_MIN = 1000
@@ -45,10 +45,11 @@ def _fts_quote(term: str) -> str:
 
 
 def _plan(query: Query, units: list[Weighted]) -> tuple[list[str], list[str], list[str]]:
-    """What to ask the index for: for each unit of the question its rarest term some
-    article has, the rarest units first, and the sounds of bigrams no article has (which
-    is what a homophone typo looks like). Common terms are left to the re-scoring: they
-    would only make the index rank half the knowledge base."""
+    """What to ask the index for: for each unit of the question up to _UNIT_TERMS of its
+    names some article has (the caller's own word first), the weightiest units first,
+    and the sounds of bigrams no article has (which is what a homophone typo looks
+    like). Common terms are left to the re-scoring: they would only make the index rank
+    half the knowledge base."""
     needed = [t for item in units for t in (*item.unit.terms, *item.unit.grams)]
     frequencies = document_frequencies(needed)
     story = is_story(units)
