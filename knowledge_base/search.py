@@ -313,6 +313,8 @@ class _Rescoring:
         self.docs: dict[int, Any] = {}
         self.measures: dict[int, tuple[float, list[str], float, float, float]] = {}
         self.counted: dict[int, tuple[int, dict[str, int]]] = {}  # for fuse's BM25
+        # ... and for the story rankings (_cuts): each article's lengths and counts.
+        self.story_counted: dict[int, tuple[int, int | None, Counter[str]] | None] = {}
         self.cut: StoryCut | None = None  # the question as story_cut cuts it
         config = current_app.config
         self.share = float(config["KB_COVERAGE_SHARE"])
@@ -389,18 +391,34 @@ class _Rescoring:
         by_pairs: dict[int, tuple[int, Counter[str]]] = {}
         by_chars: dict[int, tuple[int, Counter[str]]] = {}
         for _, article_id, _ in scored:
-            terms = self.docs[article_id].story_terms
-            if terms is None:
+            if article_id not in self.story_counted:
+                self.story_counted[article_id] = _story_lengths(
+                    self.docs[article_id].story_terms, wanted
+                )
+            counted = self.story_counted[article_id]
+            if counted is None:
                 continue
-            counts = _story_counts(terms, wanted)
-            parts = terms.split(STORY_PARTS)
-            if len(parts) != 3:  # kept before the characters were
-                by_pairs[article_id] = (terms.count(" ") + 1, counts)
-                continue
-            words, pairs, chars = (part.count(" ") + 1 if part else 0 for part in parts)
-            by_pairs[article_id] = (words + pairs, counts)
-            by_chars[article_id] = (words + chars, counts)
+            paired_length, single_length, counts = counted
+            by_pairs[article_id] = (paired_length, counts)
+            if single_length is not None:
+                by_chars[article_id] = (single_length, counts)
         return [(paired, by_pairs), (single, by_chars)] if story else [(single, by_chars)]
+
+
+def _story_lengths(
+    terms: str | None, wanted: set[str]
+) -> tuple[int, int | None, Counter[str]] | None:
+    """An article's length in story terms as words and pairs, as words and characters
+    (None when it was indexed before the characters were kept), and its counts of
+    `wanted`; None when it has no story terms."""
+    if terms is None:
+        return None
+    counts = _story_counts(terms, wanted)
+    parts = terms.split(STORY_PARTS)
+    if len(parts) != 3:  # kept before the characters were
+        return terms.count(" ") + 1, None, counts
+    words, pairs, chars = (part.count(" ") + 1 if part else 0 for part in parts)
+    return words + pairs, words + chars, counts
 
 
 # Up to this many words are counted where they stand in an article's story terms (a
