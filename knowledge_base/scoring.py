@@ -385,10 +385,21 @@ def fuse(
     return _fused(scored, (_FUSION_BM25, bm25))
 
 
+# Up to this many words are counted where they stand in an article's terms (a C-speed
+# search of the whole text each); more (a long question's, a story's) by splitting the
+# terms once and counting only the words they have. For 31 words in 15 candidates'
+# index and story terms: 0.9 ms against 1.8; for 8 words, 0.85 against 0.54.
+_COUNTED_IN_PLACE = 14
+
+
 def term_counts(terms: str, padded: list[tuple[str, str]]) -> dict[str, int]:
     """How often each word of `padded` (the word, and the word between two spaces) is
     one of the space-separated `terms`, the ones it does not appear in left out. In
     doubled spaces each occurrence keeps its own two: " 分 分 " would count one."""
+    if len(padded) > _COUNTED_IN_PLACE:
+        split = terms.split()
+        present = {word for word, _ in padded}.intersection(split)
+        return dict(Counter(term for term in split if term in present)) if present else {}
     doubled = f" {terms.replace(' ', '  ')} "
     return {word: n for word, spaced in padded if (n := doubled.count(spaced))}
 

@@ -421,15 +421,8 @@ def _story_lengths(
     return words + pairs, words + chars, counts
 
 
-# Up to this many words are counted where they stand in an article's story terms (a
-# C-speed search each); more (a story's) by splitting them once.
-_COUNTED_IN_PLACE = 48
-
-
 def _story_counts(terms: str, wanted: set[str]) -> Counter[str]:
     """How often each of `wanted` is one of the space-separated `terms`."""
-    if len(wanted) > _COUNTED_IN_PLACE:
-        return Counter(t for t in terms.split() if t in wanted)
     return Counter(term_counts(terms, [(t, f" {t} ") for t in wanted]))
 
 

@@ -15,7 +15,7 @@ from hotline.extensions import db
 from hotline.models import SearchDocument
 from knowledge_base.index import analyzer, forget_frequencies
 from knowledge_base.io import import_knowledge_base
-from knowledge_base.scoring import fuse
+from knowledge_base.scoring import _COUNTED_IN_PLACE, fuse
 from knowledge_base.search import _story_counts, search
 from knowledge_base.synonyms import load_file, replace_synonyms
 from knowledge_base.text import STORY_PARTS, story_terms
@@ -93,12 +93,13 @@ def test_a_question_is_matched_by_its_words_and_characters_too(demo_kb):
 
 
 def test_a_questions_words_counted_in_place_are_counted_as_a_split_counts_them():
-    """A question's few words are counted with a substring search each, a story's many by
-    splitting the terms: the same counts, neighbours (分 分) and words at a part's edge
-    included, and a word that is only part of a term (分 in 分数) not counted."""
+    """A short question's few words are counted with a substring search each, more (a
+    long question's, a story's) by splitting the terms: the same counts, neighbours
+    (分 分) and words at a part's edge included, and a word that is only part of a term
+    (分 in 分数) not counted."""
     terms = "积分 入学 分数 | 积分入 | 分 分 读 交 | 读"
     few = {"分", "读", "积分", "入学", "学"}
-    many = few | {f"词{i}" for i in range(60)}
+    many = few | {f"词{i}" for i in range(_COUNTED_IN_PLACE)}
     expected = {"分": 2, "读": 2, "积分": 1, "入学": 1}
     assert _story_counts(terms, few) == expected
     assert _story_counts(terms, many) == expected
