@@ -194,7 +194,7 @@ def read_rows(sql: str, params: dict[str, Any], **lists: list[Any]) -> list[Any]
         cursor = raw.execute(sql, plain)  # type: ignore[union-attr]
     else:
         cursor = raw.execute(_pyformat(sql), params)  # type: ignore[union-attr]
-    shape = _shape(sql, cursor.description)
+    shape = _shapes.get(sql) or _shape(sql, cursor.description)
     return [shape._make(row) for row in cursor.fetchall()]
 
 
@@ -211,13 +211,12 @@ _shapes: dict[str, Any] = {}
 
 
 def _shape(sql: str, description: Any) -> Any:
-    """A named tuple for a query's rows (row.id, row.title …), made once per query."""
-    shape = _shapes.get(sql)
-    if shape is None:
-        if len(_shapes) > 256:
-            _shapes.clear()
-        names = [column[0] for column in description or ()]
-        shape = _shapes[sql] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    """A named tuple for a query's rows (row.id, row.title …), made once per query (the
+    cursor's description is asked for only then: psycopg makes an object per column)."""
+    if len(_shapes) > 256:
+        _shapes.clear()
+    names = [column[0] for column in description or ()]
+    shape = _shapes[sql] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
     return shape
 
 
