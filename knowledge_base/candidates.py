@@ -216,9 +216,12 @@ def pg_candidates(
     return ranked
 
 
-# At most this many articles are ranked by their whole vector for a question (at
-# 100,000 articles, a few milliseconds of ts_rank).
-_PG_BODY_ROWS = 600
+# At most this many articles are ranked by their whole vector for a question (ts_rank
+# and reading the vector cost about 10 microseconds an article). Measured at 100,000
+# articles against 600: the same first answers on the held-out sets (2,970 questions,
+# one more of the development ones, one fewer of the tuning set's 249), 0.3 ms less
+# on average and 1.1 ms less at p95; with 200, 11 fewer of the 2,100 unseen.
+_PG_BODY_ROWS = 300
 _PG_VECTORS = ("search_vector", "subject_vector")
 # ts_rank's normalization flag that divides an article's rank by its number of distinct
 # words (kept in the vector's header: no time measurable at 100,000 articles). ts_rank
