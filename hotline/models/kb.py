@@ -49,8 +49,10 @@ class Article(Base):
     on_portal: Mapped[bool] = mapped_column(Boolean, default=True)
     on_window: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: search processes ask for the latest of each every few seconds
+    # (knowledge_base.index.analyzer).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     helpful_count: Mapped[int] = mapped_column(Integer, default=0)
     unhelpful_count: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -8,11 +8,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 import routing.text
 from hotline.extensions import db
-from hotline.models import IndexState, SearchDocument
+from hotline.models import Article, IndexState, SearchDocument, utcnow
 from knowledge_base.index import document_frequencies
 from knowledge_base.io import import_knowledge_base
 from knowledge_base.reindex import (
@@ -152,3 +153,49 @@ def test_a_process_learns_the_keywords_published_before_it_started(
     query = index_module.analyzer().query("犬排去哪里领")  # 牌 typed 排
     assert any(unit.word == "犬排" and "犬牌" in unit.terms for unit in query.units)
     index_module.forget_vocabulary()  # the real analyzer, back after the test, reloads
+
+
+def test_a_process_notices_what_another_published_or_withdrew(catalogue, tmp_path, monkeypatch):
+    """Each process checks every few seconds whether the vocabulary changed elsewhere
+    (the latest publication and withdrawal, the number of searchable articles, the
+    synonyms): another process's new keyword is then read as one word, and a process
+    whose vocabulary did not change reads nothing again."""
+    import knowledge_base.index as index_module
+
+    import_knowledge_base(_one_article(tmp_path, []))
+    db.session.commit()
+    index_module.forget_vocabulary()
+    index_module.analyzer()
+    reads: list[int] = []
+    keywords = index_module._published_keywords
+    monkeypatch.setattr(index_module, "_published_keywords", lambda: reads.append(1) or keywords())
+
+    def seconds_later() -> None:  # this process's last check is past its time to live
+        index_module._vocabulary["checked"] = 0.0
+
+    seconds_later()
+    index_module.analyzer()
+    assert reads == []  # nothing changed: nothing read
+
+    # Another process publishes an article with a keyword jieba alone would cut in three.
+    stale = index_module._vocabulary["signature"]
+    assert "猫只登记" not in [u.word for u in index_module.analyzer().query("猫只登记").units]
+    other = yaml.safe_load(_one_article(tmp_path, []).read_text(encoding="utf-8"))
+    other["articles"][0].update(id="kb-0302", title="猫只登记怎么办理？", keywords=["猫只登记"])
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(other, allow_unicode=True), encoding="utf-8")
+    import_knowledge_base(path)
+    db.session.commit()
+    index_module._vocabulary["signature"] = stale  # what this process knew
+    seconds_later()
+    assert "猫只登记" in [u.word for u in index_module.analyzer().query("猫只登记").units]
+    assert reads == [1]
+
+    # ... and withdraws one.
+    article = db.session.scalars(select(Article).where(Article.key == "kb-0302")).one()
+    article.status, article.withdrawn_at = "withdrawn", utcnow()
+    db.session.commit()
+    seconds_later()
+    index_module.analyzer()
+    assert reads == [1, 1]
+    index_module.forget_vocabulary()
