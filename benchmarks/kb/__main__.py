@@ -9,7 +9,7 @@ recall@3 and MRR@10 over the answerable questions, overall and by kind, and for 
 the share left unanswered. The baseline indexes the same articles (title, keywords,
 similar questions, body) with `jieba.lcut_for_search` and ranks with `rank_bm25.BM25Okapi`.
 The same again for the held-out sets (`search_queries_holdout*.yaml`, 120 and
-19 x 150 questions), written after the tuning by people who had seen only the articles.
+20 x 150 questions), written after the tuning by people who had seen only the articles.
 
 Latency: p50/p95 of the same questions on the demo knowledge base and again on a
 synthetic knowledge base grown to `--articles` (default 100,000; see corpus.py), with
@@ -44,18 +44,19 @@ QUERIES = ROOT / "tests" / "knowledge_base" / "data" / "search_queries.yaml"
 # totals (and totals by kind) have been read; the tenth to the nineteenth were each
 # sealed until one reading. The twentieth was written for development, its misses to
 # be read: 60 of its 150 questions are colloquial, and dialect and long ones follow.
+# The twenty-first was sealed until one reading too, and only its totals read.
 _DATA = ROOT / "tests" / "knowledge_base" / "data"
 HOLDOUTS = (
     _DATA / "search_queries_holdout.yaml",
-    *(_DATA / f"search_queries_holdout{n}.yaml" for n in range(2, 21)),
+    *(_DATA / f"search_queries_holdout{n}.yaml" for n in range(2, 22)),
 )
 MISSES_READ = tuple(_DATA / f"search_queries_holdout{n}.yaml" for n in ("", 2, 3, 4, 7, 20))
 TOTALS_READ = tuple(path for path in HOLDOUTS if path not in MISSES_READ)
 # A set written like the others and kept out of every run until it is opened with
 # --sealed: the reading of questions nobody has measured anything against. Each is
-# opened once, then joins HOLDOUTS (sets 10 to 19 were opened in 2026-11, over seven
-# sessions); a new one waits here for the next reading.
-SEALED: tuple[Path, ...] = (_DATA / "search_queries_holdout21.yaml",)
+# opened once, then joins HOLDOUTS (sets 10 to 19 and 21 were opened in 2026-11, over
+# nine sessions); a new one waits here for the next reading.
+SEALED: tuple[Path, ...] = (_DATA / "search_queries_holdout22.yaml",)
 DEMO_KB = ROOT / "knowledge_base" / "data" / "demo_kb.yaml"
 CATALOGUE = ROOT / "routing" / "data" / "jiangmen_catalogue.yaml"
 # The throwaway cluster is given the memory a server for a city's knowledge base would
