@@ -394,8 +394,9 @@ _COUNTED_IN_PLACE = 14
 
 def term_counts(terms: str, padded: list[tuple[str, str]]) -> dict[str, int]:
     """How often each word of `padded` (the word, and the word between two spaces) is
-    one of the space-separated `terms`, the ones it does not appear in left out. In
-    doubled spaces each occurrence keeps its own two: " 分 分 " would count one."""
+    one of the space-separated `terms`, the ones it does not appear in left out. Few
+    words are counted in place, in doubled spaces so that each occurrence keeps its own
+    two (" 分 分 " would count one); many by splitting (_COUNTED_IN_PLACE)."""
     if len(padded) > _COUNTED_IN_PLACE:
         split = terms.split()
         present = {word for word, _ in padded}.intersection(split)
