@@ -68,10 +68,7 @@ def _signature() -> tuple[Any, ...]:
     ).one()
     published = db.session.scalar(select(func.max(Article.published_at)))
     withdrawn = db.session.scalar(select(func.max(Article.withdrawn_at)))
-    searchable = db.session.scalar(
-        select(TermFrequency.documents).where(TermFrequency.term == _EVERY)
-    )
-    return (*synonyms, published, withdrawn, searchable)
+    return (*synonyms, published, withdrawn, _kept_count())
 
 
 def analyzer() -> Analyzer:
@@ -161,11 +158,14 @@ _FREQUENCY_CACHE_SIZE = 50_000
 _EVERY = ""
 
 
+def _kept_count() -> int | None:
+    """The number of searchable articles as the index keeps it (None: not kept yet)."""
+    return db.session.scalar(select(TermFrequency.documents).where(TermFrequency.term == _EVERY))
+
+
 def document_count() -> int:
     if _EVERY not in _frequencies:
-        kept = db.session.scalar(
-            select(TermFrequency.documents).where(TermFrequency.term == _EVERY)
-        )
+        kept = _kept_count()
         if kept is None:  # an index built before the count was kept
             kept = db.session.scalar(select(func.count(SearchDocument.article_id)))
         _frequencies[_EVERY] = kept or 0
