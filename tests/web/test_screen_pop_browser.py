@@ -1,23 +1,27 @@
 """The console in headless Chromium: a call put through to the agent opens the screen pop
 by itself, the suggestions follow the typing, and one keystroke (Alt+D) makes and
-dispatches the ticket; a console that lost its connection shows, once back, what
+dispatches the ticket, or (Alt+A) answers from the knowledge base; a console that lost its connection shows, once back, what
 arrived while it was away."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hotline import warmup
 from hotline.auth import add_user
 from hotline.extensions import db
 from hotline.intake import voice, voice_reports
-from hotline.models import CallRecord, Ticket, User
+from hotline.models import CallRecord, KnowledgeGap, Ticket, TicketArticle, User
 from hotline.outbox import relay_pending
+from knowledge_base.io import import_knowledge_base
+from tests.knowledge_base.test_search import _one_article
 from tests.web.browser import LiveServer, release_session
 from tests.web.test_inbox_browser import PASSWORD, sign_in
 from tests.web.test_twilio_sms import BASE, NUMBER, TOKEN, post_signed, sms
@@ -75,6 +79,46 @@ def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
     assert ticket.department is not None and ticket.department.code == "PJQ"
     linked = db.session.scalar(select(CallRecord.ticket_id).where(CallRecord.call_sid == SID))
     assert linked == ticket.id
+    release_session()
+    assert problems == []
+
+
+def test_a_consultation_is_answered_from_the_knowledge_base_the_agent_sees_while_typing(
+    app: Flask, catalogue: Any, live_server: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    """The caller's question, typed in the caller's own words, brings up the article that
+    answers it; its text becomes the answer, and Alt+A closes the ticket as answered
+    directly, the article kept on it (and no knowledge gap counted)."""
+    app.config["TWILIO_NUMBER"] = NUMBER
+    import_knowledge_base(_one_article(tmp_path, ["狗牌去哪里领"]))
+    db.session.commit()
+    warmup.warm(app)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    add_user("li", "agent", password=PASSWORD, display_name="李敏")
+    release_session()
+    sign_in(page, "li", lands_on="/tickets")
+    page.goto("/console")
+    expect(page.locator("#console-live")).to_contain_text("实时")
+    call = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
+    voice.answer_call(call)
+    agent = db.session.scalar(select(User).where(User.username == "li"))
+    assert agent is not None
+    voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
+    assert _relay() == 1
+    page.wait_for_url(f"**/console/calls/{SID}")
+
+    page.fill("#ticket-content", "家里养了条狗，那个狗牌要去边度领")
+    expect(page.locator("#kb-hits .kb-hit").first).to_contain_text("犬只登记怎么办理？")
+    expect(page.locator("textarea[name=answer]")).to_have_value(re.compile("领取犬牌"))
+    page.keyboard.press("Alt+a")
+    page.wait_for_url("**/console")
+    release_session()
+    ticket = db.session.scalar(select(Ticket))
+    assert ticket is not None and ticket.status == "closed"
+    used = db.session.scalars(select(TicketArticle.article_key)).all()
+    assert used == ["kb-0301"]
+    assert db.session.scalar(select(func.count(KnowledgeGap.id))) == 0
     release_session()
     assert problems == []
 
