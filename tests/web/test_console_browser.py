@@ -10,12 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hotline.auth import add_user
 from hotline.extensions import db
 from hotline.models import Ticket
 from hotline.outbox import relay_pending
 from tests.web.browser import LiveServer, release_session
-from tests.web.test_inbox_browser import PASSWORD, sign_in
+from tests.web.test_screen_pop_browser import _live_console
 from tests.web.test_twilio_sms import BASE, NUMBER, TOKEN, post_signed, sms
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -27,14 +26,7 @@ def test_a_signed_sms_appears_in_the_agents_queue_without_reload(
     app: Flask, catalogue: Any, client: FlaskClient, live_server: LiveServer, page: Any
 ) -> None:
     app.config.update(PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_NUMBER=NUMBER)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    add_user("li", "agent", password=PASSWORD, display_name="李敏")
-    release_session()
-
-    sign_in(page, "li", lands_on="/tickets")
-    page.goto("/console")
-    expect(page.locator("#console-live")).to_contain_text("实时")
+    problems = _live_console(page)
     expect(page.locator("#console-queue")).to_contain_text("暂无等待中的来电或诉求")
     page.evaluate("document.body.dataset.loadedOnce = 'yes'")  # a reload would drop it
 

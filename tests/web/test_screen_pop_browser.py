@@ -1,7 +1,7 @@
 """The console in headless Chromium: a call put through to the agent opens the screen pop
 by itself, the suggestions follow the typing, and one keystroke (Alt+D) makes and
-dispatches the ticket, or (Alt+A) answers from the knowledge base; a console that lost its connection shows, once back, what
-arrived while it was away."""
+dispatches the ticket, or (Alt+A) answers it from the knowledge base; a console that
+lost its connection shows, once back, what arrived while it was away."""
 
 from __future__ import annotations
 
@@ -42,11 +42,8 @@ def _relay() -> int:
     return handed
 
 
-def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
-    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
-) -> None:
-    app.config["TWILIO_NUMBER"] = NUMBER
-    warmup.warm(app)  # as `hotline serve` does when it starts
+def _live_console(page: Any) -> list[str]:
+    """The agent 李敏 signed in at /console, live; the page's script errors, collected."""
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     add_user("li", "agent", password=PASSWORD, display_name="李敏")
@@ -54,17 +51,29 @@ def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
     sign_in(page, "li", lands_on="/tickets")
     page.goto("/console")
     expect(page.locator("#console-live")).to_contain_text("实时")
+    return problems
 
+
+def _put_through(page: Any) -> None:
+    """A call answered by 李敏 (as Twilio's queue reports it), its screen pop open."""
     call = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
     voice.answer_call(call)
     agent = db.session.scalar(select(User).where(User.username == "li"))
     assert agent is not None
     voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
     assert _relay() == 1  # the "call.answered" push to the agent's room
-
     # The suite's default wait (TIMEOUT_MS, 20 s): the call's page may load slowly on a busy
     # machine.
     page.wait_for_url(f"**/console/calls/{SID}")
+
+
+def test_an_answered_call_pops_up_and_one_keystroke_dispatches_it(
+    app: Flask, catalogue: Any, live_server: LiveServer, page: Any
+) -> None:
+    app.config["TWILIO_NUMBER"] = NUMBER
+    warmup.warm(app)  # as `hotline serve` does when it starts
+    problems = _live_console(page)
+    _put_through(page)
     expect(page.locator("#caller")).to_contain_text(CALLER)
     expect(page.locator("#caller-history")).to_contain_text("该号码首次来电")
     page.fill("#ticket-content", "我家门口的路灯坏了一个星期，晚上很黑")
@@ -93,20 +102,8 @@ def test_a_consultation_is_answered_from_the_knowledge_base_the_agent_sees_while
     import_knowledge_base(_one_article(tmp_path, ["狗牌去哪里领"]))
     db.session.commit()
     warmup.warm(app)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    add_user("li", "agent", password=PASSWORD, display_name="李敏")
-    release_session()
-    sign_in(page, "li", lands_on="/tickets")
-    page.goto("/console")
-    expect(page.locator("#console-live")).to_contain_text("实时")
-    call = {"CallSid": SID, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
-    voice.answer_call(call)
-    agent = db.session.scalar(select(User).where(User.username == "li"))
-    assert agent is not None
-    voice_reports.record_dequeue({**call, "QueueTime": "5"}, str(agent.id))
-    assert _relay() == 1
-    page.wait_for_url(f"**/console/calls/{SID}")
+    problems = _live_console(page)
+    _put_through(page)
 
     page.fill("#ticket-content", "家里养了条狗，那个狗牌要去边度领")
     expect(page.locator("#kb-hits .kb-hit").first).to_contain_text("犬只登记怎么办理？")
@@ -127,11 +124,7 @@ def test_a_reconnected_console_shows_what_arrived_while_it_was_away(
     app: Flask, catalogue: Any, client: FlaskClient, live_server: LiveServer, page: Any
 ) -> None:
     app.config.update(PUBLIC_BASE_URL=BASE, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_NUMBER=NUMBER)
-    add_user("li", "agent", password=PASSWORD, display_name="李敏")
-    release_session()
-    sign_in(page, "li", lands_on="/tickets")
-    page.goto("/console")
-    expect(page.locator("#console-live")).to_contain_text("实时")
+    _live_console(page)
 
     page.evaluate("window.hotlineLive.disconnect()")
     expect(page.locator("#console-live")).to_contain_text("连接中断")
