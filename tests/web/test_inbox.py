@@ -46,8 +46,11 @@ def test_the_inbox_lists_only_the_units_tickets_nearest_deadline_first(
     later = dispatched(staff, "PJQ")
     sooner = dispatched(staff, "PJQ", "路边井盖丢了，很危险")
     theirs = dispatched(staff, "SCJGJ", "超市卖过期食品")
-    ticket(later).sign_due_at = utcnow() + timedelta(days=3)
-    ticket(sooner).sign_due_at = utcnow() + timedelta(hours=30)
+    # Both read before either is changed: ticket() rolls back, which would drop the first
+    # change (and the order then depends on the computed deadline, the day of the week).
+    first, second = ticket(later), ticket(sooner)
+    first.sign_due_at = utcnow() + timedelta(days=3)
+    second.sign_due_at = utcnow() + timedelta(hours=30)
     db.session.commit()
     page = pjq.get("/inbox", headers=ZH)
     assert page.status_code == 200 and "单位待办" in page.text
